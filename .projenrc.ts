@@ -1,0 +1,149 @@
+import { awscdk, javascript } from 'projen';
+
+/**
+ * cdk-serverless-llm: all build configuration lives here. Never hand-edit the files projen generates
+ * (package.json, tsconfig*.json, .projen/*, .gitignore, .npmignore, workflows); change this file and run `npx projen`.
+ */
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-serverless-llm',
+  description:
+    'AWS CDK constructs for LLM products on Lambda: a streaming Bedrock proxy that speaks the Anthropic and OpenAI APIs, ' +
+    'a private S3 + CloudFront SPA frontend, ElastiCache sessions in a VPC and a least-privilege GitHub OIDC deployer.',
+  author: 'cdk-serverless-llm developers',
+  authorAddress: 'maintainers@cdk-serverless-llm.dev',
+  authorOrganization: true,
+  license: 'Apache-2.0',
+  repositoryUrl: 'https://github.com/cdk-serverless-llm/cdk-serverless-llm.git',
+  homepage: 'https://github.com/cdk-serverless-llm/cdk-serverless-llm',
+  keywords: ['cdk', 'aws-cdk', 'bedrock', 'llm', 'anthropic', 'openai', 'claude-code', 'lambda', 'streaming', 'cloudfront', 'elasticache', 'github-oidc'],
+  stability: 'experimental',
+
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+
+  cdkVersion: '2.276.0',
+  constructsVersion: '10.8.1',
+  jsiiVersion: '~6.0.0',
+
+  // jsii targets. Every Lambda's code is bundled into assets/ at library build time, so no consumer bundles anything.
+  publishToPypi: {
+    distName: 'cdk-serverless-llm',
+    module: 'cdk_serverless_llm',
+  },
+  publishToMaven: {
+    javaPackage: 'io.github.cdkserverlessllm',
+    mavenGroupId: 'io.github.cdk-serverless-llm',
+    mavenArtifactId: 'cdk-serverless-llm',
+  },
+  publishToNuget: {
+    dotNetNamespace: 'CdkServerlessLlm',
+    packageId: 'CdkServerlessLlm',
+  },
+  publishToGo: {
+    moduleName: 'github.com/cdk-serverless-llm/cdk-serverless-llm-go',
+  },
+
+  // The local dev server (`npx cdk-serverless-llm dev`) is bundled like the Lambda code and shipped in the package.
+  bin: { 'cdk-serverless-llm': 'assets/dev-server/cli.js' },
+
+  // Runtime code under lambda/ is bundled by esbuild into assets/, so everything it uses is a devDependency:
+  // consumers install nothing beyond aws-cdk-lib and constructs.
+  devDeps: [
+    'cdk-nag@^3.0.2',
+    'esbuild@^0.28.2',
+    '@types/aws-lambda@^8.10.164',
+    '@aws-sdk/client-bedrock-runtime@^3.1163.0',
+    '@aws-sdk/client-secrets-manager@^3.1162.0',
+    '@aws-sdk/client-elasticache@^3.1127.0',
+    '@aws-sdk/credential-provider-node@^3.972.97',
+    '@smithy/eventstream-codec@^4.5.2',
+    '@smithy/signature-v4@^5.7.5',
+    '@smithy/node-http-handler@^4.14.2',
+    '@smithy/protocol-http',
+    '@smithy/util-utf8',
+    '@aws-crypto/sha256-js@^5.2.0',
+    '@aws-lambda-powertools/logger@^2.36.0',
+    '@aws-lambda-powertools/metrics@^2.36.0',
+    'aws-jwt-verify@^5.2.1',
+    'zod@^4.6.7',
+    'redis@^6.3.1',
+    'fast-check@^4.10.2',
+    '@anthropic-ai/sdk@^1.12.0',
+    'openai@^7.57.0',
+    'playwright-core@^1.65.1',
+  ],
+
+  jestOptions: {
+    // projen's default passes --updateSnapshot, which means a snapshot can never fail.
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    passWithNoTests: false,
+    jestConfig: {
+      testTimeout: 60_000,
+      // Construct tests synthesize real stacks; keep workers to the machine (2 cores).
+      maxWorkers: 2,
+    },
+  },
+
+  gitignore: ['/assets/', 'cdk.out/', '.venv/', '__pycache__/', '/bench/out/', '/test-output/'],
+});
+
+// npm overrides: the registry serves the non-linux bindings of unrs-resolver only at 1.12.2,
+// and without this `npm ci` fails on a lockfile made on linux.
+project.package.addPackageResolutions('unrs-resolver@1.12.2');
+
+// lambda/, bench/, build-tools/ and examples/ are TypeScript compiled by ts-jest/ts-node/esbuild, not by jsii.
+for (const dir of ['lambda', 'bench', 'build-tools', 'examples']) {
+  // test/tsconfig.json is the dev config; its paths are relative to test/.
+  project.tsconfigDev.addInclude(`../${dir}/**/*.ts`);
+  project.eslint?.addLintPattern(dir);
+}
+project.tsconfigDev.addExclude('../examples/**/cdk.out');
+project.tsconfigDev.addExclude('**/node_modules');
+
+// Sources that the npm tarball (and so every jsii package) does not need; assets/ (the bundles) must ship.
+project.npmignore?.exclude('/lambda/', '/bench/', '/build-tools/', '/examples/', '/.ci/', '/docs/', '/test-output/');
+project.npmignore?.include('/assets/');
+
+// lambda/<name>/index.ts -> assets/<name>/index.js, before jsii compiles src/ (constructs point Code.fromAsset there).
+const bundle = project.addTask('bundle', {
+  description: 'Bundle every lambda/<name>/index.ts with esbuild into assets/<name>/',
+  exec: 'ts-node --transpile-only --project test/tsconfig.json build-tools/bundle.ts',
+});
+project.preCompileTask.spawn(bundle);
+
+// Type-check the code jsii does not compile (lambda/, test/, bench/, build-tools/, examples/).
+const typecheck = project.addTask('typecheck', {
+  description: 'Type-check lambda/, test/, bench/ and the build tools with tsc',
+  exec: 'tsc --noEmit -p test/tsconfig.json',
+});
+project.testTask.prependSpawn(typecheck);
+
+// .NET: there is no dotnet SDK on the build machines, so generate the C# sources only.
+const dotnet = project.tasks.tryFind('package:dotnet');
+if (dotnet) {
+  dotnet.reset('jsii-pacmak -v --target dotnet --code-only');
+}
+
+// Bindings: build the Python wheel, Java jar and Go module, then synthesize a stack with the built Python wheel.
+const testBindings = project.addTask('test:bindings', {
+  description: 'Package every jsii target and synthesize apps with the built Python, Java and Go packages',
+  exec: 'bash test/bindings/run.sh',
+});
+
+// The whole suite: build (bundle, jsii, docgen, jest, eslint, npm package), every language package, binding smoke tests.
+const testAll = project.addTask('test:all', {
+  description: 'Everything CI runs: build, jest, eslint, all jsii packages and the binding smoke tests',
+});
+testAll.spawn(project.buildTask);
+testAll.spawn(project.tasks.tryFind('package-all')!);
+testAll.spawn(testBindings);
+
+// The local proxy on its embedded mock model (the README's main command).
+project.addTask('dev', {
+  description: 'Run the local proxy dev server on the mock upstream',
+  exec: 'node assets/dev-server/cli.js dev',
+  receiveArgs: true,
+});
+
+project.synth();

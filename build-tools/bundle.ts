@@ -1,0 +1,110 @@
+/**
+ * Bundles the runtime code in lambda/ into assets/, at library build time.
+ *
+ * - every `lambda/<name>/index.ts` becomes `assets/<name>/index.js` (CommonJS, minified, Node LTS target) — the folder
+ *   a construct hands to `Code.fromAsset` through `src/core/assets.ts`;
+ * - `lambda/dev-server/cli.ts` becomes `assets/dev-server/cli.js`, the package's `cdk-serverless-llm` bin;
+ * - `lambda/shared/` holds code shared by the functions and is not an entry of its own.
+ *
+ * A folder may need a different output (a CloudFront Function is not a Node module): ENTRY_OVERRIDES says so.
+ * Each bundle's metafile is written to assets/<name>/.meta.json's sibling in bench/out for the cold-start benchmark.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as esbuild from 'esbuild';
+
+const root = path.resolve(__dirname, '..');
+const lambdaDir = path.join(root, 'lambda');
+const assetsDir = path.join(root, 'assets');
+const metaDir = path.join(root, 'bench', 'out', 'bundles');
+
+/** The Node.js version the Lambda functions run on (Runtime.NODEJS_24_X in the constructs). */
+const LAMBDA_TARGET = 'node24';
+/** The oldest Node.js the dev server supports on a developer's machine. */
+const DEV_SERVER_TARGET = 'node20';
+
+interface EntryOverride {
+  /** Options merged over the defaults for this entry. */
+  readonly options?: esbuild.BuildOptions;
+  /** Entry file name inside lambda/<name>/ when it is not index.ts. */
+  readonly entryFile?: string;
+  /** Output file name inside assets/<name>/ when it is not index.js. */
+  readonly outFile?: string;
+}
+
+const ENTRY_OVERRIDES: Record<string, EntryOverride> = {
+  // CloudFront Functions (cloudfront-js-2.0) run a plain script with a top-level `handler` function:
+  // no module system, no minified renaming of `handler`.
+  'spa-router': {
+    options: { format: 'iife', globalName: 'spaRouter', minify: false, target: 'es2020', platform: 'neutral' },
+  },
+};
+
+function entries(): { name: string; entry: string; out: string; options: esbuild.BuildOptions }[] {
+  const result: { name: string; entry: string; out: string; options: esbuild.BuildOptions }[] = [];
+  if (!fs.existsSync(lambdaDir)) return result;
+  for (const name of fs.readdirSync(lambdaDir).sort()) {
+    const dir = path.join(lambdaDir, name);
+    if (name === 'shared' || !fs.statSync(dir).isDirectory()) continue;
+    if (name === 'dev-server') {
+      const entry = path.join(dir, 'cli.ts');
+      if (fs.existsSync(entry)) {
+        result.push({
+          name,
+          entry,
+          out: path.join(assetsDir, name, 'cli.js'),
+          options: { target: DEV_SERVER_TARGET, banner: { js: '#!/usr/bin/env node' } },
+        });
+      }
+      continue;
+    }
+    const override = ENTRY_OVERRIDES[name] ?? {};
+    const entry = path.join(dir, override.entryFile ?? 'index.ts');
+    if (!fs.existsSync(entry)) continue;
+    result.push({
+      name,
+      entry,
+      out: path.join(assetsDir, name, override.outFile ?? 'index.js'),
+      options: override.options ?? {},
+    });
+  }
+  return result;
+}
+
+async function main(): Promise<void> {
+  fs.rmSync(assetsDir, { recursive: true, force: true });
+  fs.mkdirSync(metaDir, { recursive: true });
+  const list = entries();
+  await Promise.all(
+    list.map(async ({ name, entry, out, options }) => {
+      const started = Date.now();
+      const result = await esbuild.build({
+        entryPoints: [entry],
+        outfile: out,
+        bundle: true,
+        platform: 'node',
+        format: 'cjs',
+        target: LAMBDA_TARGET,
+        minify: true,
+        keepNames: false,
+        sourcemap: false,
+        legalComments: 'linked',
+        metafile: true,
+        logLevel: 'warning',
+        // Optional peer modules that some SDKs probe for and that are never used here.
+        external: ['aws-crt', '@aws-sdk/signature-v4-crt'],
+        ...options,
+      });
+      fs.writeFileSync(path.join(metaDir, `${name}.json`), JSON.stringify(result.metafile));
+      if (name === 'dev-server') fs.chmodSync(out, 0o755);
+      const size = fs.statSync(out).size;
+      console.log(`bundled ${path.relative(root, entry)} -> ${path.relative(root, out)} (${(size / 1024).toFixed(1)} KiB, ${Date.now() - started} ms)`);
+    }),
+  );
+  if (list.length === 0) console.log('no lambda/<name>/index.ts entries to bundle');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
