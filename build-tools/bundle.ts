@@ -7,7 +7,7 @@
  * - `lambda/shared/` holds code shared by the functions and is not an entry of its own.
  *
  * A folder may need a different output (a CloudFront Function is not a Node module): ENTRY_OVERRIDES says so.
- * Each bundle's metafile is written to assets/<name>/.meta.json's sibling in bench/out for the cold-start benchmark.
+ * Each bundle's esbuild metafile is written to bench/out/bundles/<name>.json for the cold-start benchmark.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -72,9 +72,11 @@ function entries(): { name: string; entry: string; out: string; options: esbuild
 }
 
 async function main(): Promise<void> {
-  fs.rmSync(assetsDir, { recursive: true, force: true });
   fs.mkdirSync(metaDir, { recursive: true });
   const list = entries();
+  // Clear each entry's folder only (not assets/ as a whole), so a stale file never ships and parallel builds of
+  // other entries are not disturbed.
+  for (const { out } of list) fs.rmSync(path.dirname(out), { recursive: true, force: true });
   await Promise.all(
     list.map(async ({ name, entry, out, options }) => {
       const started = Date.now();
