@@ -1,0 +1,279 @@
+/**
+ * The proxy runtime's configuration, read and validated once at init from the environment variables in
+ * docs/runtime-contract.md. A bad value throws a ConfigError whose message names the variable. Nothing here is a
+ * secret: secrets are referenced by ARN and loaded at run time.
+ */
+import type { RateLimits } from '../shared/limits';
+
+export class ConfigError extends Error {
+  public readonly name = 'ConfigError';
+  constructor(public readonly variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+  }
+}
+
+export type UpstreamMode = 'bedrock' | 'mock';
+export type ClaudeFallback = 'global' | 'us' | 'eu' | 'apac' | 'none' | 'direct';
+
+export type AuthConfig =
+  | { readonly mode: 'api-keys'; readonly secretArn: string; readonly cacheTtlSeconds: number }
+  | {
+    readonly mode: 'jwt';
+    readonly issuer: string;
+    readonly audience: readonly string[];
+    readonly jwksUri: string;
+    readonly identityClaim: string;
+    readonly tokenUse: 'id' | 'access' | 'any';
+  }
+  | { readonly mode: 'iam' }
+  | { readonly mode: 'none' };
+
+export interface RedisConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  readonly authMode: 'iam' | 'token' | 'none';
+  readonly user?: string;
+  readonly cacheName?: string;
+  readonly tokenSecretArn?: string;
+}
+
+export interface ProxyConfig {
+  readonly upstream: UpstreamMode;
+  readonly auth: AuthConfig;
+  /** The raw PROXY_MODELS JSON (shape-checked here; entries are validated by the catalogue at init). */
+  readonly modelsJson?: string;
+  readonly claudeFallback: ClaudeFallback;
+  readonly failoverRegion?: string;
+  readonly maxBodyBytes: number;
+  /** Per-identity limits; undefined when PROXY_RATE_LIMITS is unset or sets no limit. */
+  readonly rateLimits?: RateLimits;
+  readonly limitStore: 'memory' | 'redis';
+  readonly limitFailureMode: 'open' | 'closed';
+  readonly sessions: 'off' | 'memory' | 'redis';
+  readonly sessionTtlSeconds: number;
+  readonly sessionMaxBytes: number;
+  readonly pingIntervalMs: number;
+  readonly extraBetas: readonly string[];
+  readonly corsAllowOrigins: readonly string[];
+  /** Set when the limit store or the session store is Redis. */
+  readonly redis?: RedisConfig;
+  readonly serviceName: string;
+  readonly metricsNamespace: string;
+  readonly logLevel: string;
+  /** The function's region (AWS_REGION), when set. */
+  readonly region?: string;
+  /** The standard SDK endpoint settings, for upstream calls that do not go through a generated SDK command. */
+  readonly endpoints: { readonly bedrockRuntime?: string; readonly all?: string };
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads and validates the configuration. Throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env): ProxyConfig {
+  const limitStore = oneOf(env, 'PROXY_LIMIT_STORE', ['memory', 'redis'] as const, 'memory');
+  const sessions = oneOf(env, 'PROXY_SESSIONS', ['off', 'memory', 'redis'] as const, 'off');
+  const config: ProxyConfig = {
+    upstream: oneOf(env, 'PROXY_UPSTREAM', ['bedrock', 'mock'] as const, 'bedrock'),
+    auth: authConfig(env),
+    modelsJson: modelsJson(env),
+    claudeFallback: oneOf(env, 'PROXY_CLAUDE_FALLBACK', ['global', 'us', 'eu', 'apac', 'none', 'direct'] as const, 'global'),
+    failoverRegion: region(env, 'PROXY_FAILOVER_REGION'),
+    maxBodyBytes: integer(env, 'PROXY_MAX_BODY_BYTES', 6_291_456, 1),
+    rateLimits: rateLimits(env),
+    limitStore,
+    limitFailureMode: oneOf(env, 'PROXY_LIMIT_FAILURE_MODE', ['open', 'closed'] as const, 'open'),
+    sessions,
+    sessionTtlSeconds: integer(env, 'PROXY_SESSION_TTL_SECONDS', 86_400, 1),
+    sessionMaxBytes: integer(env, 'PROXY_SESSION_MAX_BYTES', 1_048_576, 1024),
+    pingIntervalMs: integer(env, 'PROXY_PING_INTERVAL_MS', 10_000, 100),
+    extraBetas: list(env, 'PROXY_EXTRA_BETAS', /^[a-z0-9][a-z0-9.-]*$/i, 'a beta flag name such as "interleaved-thinking-2025-05-14"'),
+    corsAllowOrigins: list(env, 'PROXY_CORS_ALLOW_ORIGINS', /^(\*|https?:\/\/[^\s/,]+)$/, 'an origin such as "https://app.example.com" (or "*")'),
+    redis: limitStore === 'redis' || sessions === 'redis' ? redisConfig(env) : undefined,
+    serviceName: text(env, 'POWERTOOLS_SERVICE_NAME') ?? 'llm-proxy',
+    metricsNamespace: text(env, 'POWERTOOLS_METRICS_NAMESPACE') ?? 'ServerlessLlm',
+    logLevel: oneOf(env, 'POWERTOOLS_LOG_LEVEL', ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT', 'CRITICAL'] as const, 'INFO', true),
+    region: text(env, 'AWS_REGION') ?? text(env, 'AWS_DEFAULT_REGION'),
+    endpoints: {
+      bedrockRuntime: url(env, 'AWS_ENDPOINT_URL_BEDROCK_RUNTIME'),
+      all: url(env, 'AWS_ENDPOINT_URL'),
+    },
+  };
+  return config;
+}
+
+function text(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function required(env: Env, name: string, why: string): string {
+  const value = text(env, name);
+  if (value === undefined) throw new ConfigError(name, `required ${why}`);
+  return value;
+}
+
+function shown(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+}
+
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T | undefined, caseInsensitive = false): T {
+  const raw = text(env, name);
+  if (raw === undefined) {
+    if (fallback === undefined) throw new ConfigError(name, `required; one of ${values.join(', ')}`);
+    return fallback;
+  }
+  const value = (caseInsensitive ? raw.toUpperCase() : raw) as T;
+  if (!values.includes(value)) throw new ConfigError(name, `must be one of ${values.join(', ')}; got ${shown(raw)}`);
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number; got ${shown(raw)}`);
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) throw new ConfigError(name, `must be a whole number ≥ ${min}; got ${shown(raw)}`);
+  return value;
+}
+
+function list(env: Env, name: string, item: RegExp, what: string): string[] {
+  const raw = text(env, name);
+  if (raw === undefined) return [];
+  const items = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  for (const value of items) {
+    if (!item.test(value)) throw new ConfigError(name, `each entry must be ${what}; got ${shown(value)}`);
+  }
+  return items;
+}
+
+function url(env: Env, name: string, allowHttp = true): string | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be an absolute URL; got ${shown(raw)}`);
+  }
+  const ok = parsed.protocol === 'https:' || (allowHttp && parsed.protocol === 'http:');
+  if (!ok) throw new ConfigError(name, `must be an ${allowHttp ? 'http(s)' : 'https'} URL; got ${shown(raw)}`);
+  return raw;
+}
+
+function region(env: Env, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(raw)) {
+    throw new ConfigError(name, `must be an AWS region such as us-west-2; got ${shown(raw)}`);
+  }
+  return raw;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** True for http URLs on the loopback interface (tests and local identity providers); https is required otherwise. */
+export function isLoopbackHttp(value: string): boolean {
+  const parsed = new URL(value);
+  return parsed.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname);
+}
+
+function authConfig(env: Env): AuthConfig {
+  const mode = oneOf(env, 'PROXY_AUTH_MODE', ['api-keys', 'jwt', 'iam', 'none'] as const, undefined);
+  switch (mode) {
+    case 'api-keys': {
+      const secretArn = required(env, 'PROXY_API_KEYS_SECRET_ARN', 'when PROXY_AUTH_MODE is api-keys');
+      if (!/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/.test(secretArn)) {
+        throw new ConfigError('PROXY_API_KEYS_SECRET_ARN', `must be a Secrets Manager secret ARN; got ${shown(secretArn)}`);
+      }
+      return { mode, secretArn, cacheTtlSeconds: integer(env, 'PROXY_API_KEYS_CACHE_TTL_SECONDS', 300, 0) };
+    }
+    case 'jwt': {
+      const issuer = required(env, 'PROXY_JWT_ISSUER', 'when PROXY_AUTH_MODE is jwt');
+      url({ PROXY_JWT_ISSUER: issuer }, 'PROXY_JWT_ISSUER');
+      const audience = list(env, 'PROXY_JWT_AUDIENCE', /^\S+$/, 'an audience or client id without spaces');
+      if (audience.length === 0) throw new ConfigError('PROXY_JWT_AUDIENCE', 'required when PROXY_AUTH_MODE is jwt (comma-separated list)');
+      const jwksUri = url(env, 'PROXY_JWT_JWKS_URI') ?? `${issuer.replace(/\/+$/, '')}/.well-known/jwks.json`;
+      if (!jwksUri.startsWith('https:') && !isLoopbackHttp(jwksUri)) {
+        throw new ConfigError(text(env, 'PROXY_JWT_JWKS_URI') ? 'PROXY_JWT_JWKS_URI' : 'PROXY_JWT_ISSUER',
+          `the JWKS must be fetched over https (plain http only on the loopback interface); got ${shown(jwksUri)}`);
+      }
+      const identityClaim = text(env, 'PROXY_JWT_IDENTITY_CLAIM') ?? 'sub';
+      return {
+        mode,
+        issuer,
+        audience,
+        jwksUri,
+        identityClaim,
+        tokenUse: oneOf(env, 'PROXY_JWT_TOKEN_USE', ['id', 'access', 'any'] as const, 'any'),
+      };
+    }
+    default:
+      return { mode };
+  }
+}
+
+function modelsJson(env: Env): string | undefined {
+  const raw = text(env, 'PROXY_MODELS');
+  if (raw === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('PROXY_MODELS', 'must be JSON of the form {"replace": boolean, "models": [...]}; it does not parse as JSON');
+  }
+  const ok = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+    && Array.isArray((parsed as { models?: unknown }).models)
+    && ['undefined', 'boolean'].includes(typeof (parsed as { replace?: unknown }).replace);
+  if (!ok) throw new ConfigError('PROXY_MODELS', 'must be JSON of the form {"replace": boolean, "models": [...]}');
+  return raw;
+}
+
+function rateLimits(env: Env): RateLimits | undefined {
+  const raw = text(env, 'PROXY_RATE_LIMITS');
+  if (raw === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('PROXY_RATE_LIMITS', 'must be JSON such as {"requestsPerMinute": 60, "tokensPerMinute": 100000, "tokensPerDay": 5000000}');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError('PROXY_RATE_LIMITS', 'must be a JSON object with requestsPerMinute, tokensPerMinute and/or tokensPerDay');
+  }
+  const known = ['requestsPerMinute', 'tokensPerMinute', 'tokensPerDay'] as const;
+  const limits: { -readonly [K in keyof RateLimits]: number } = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!(known as readonly string[]).includes(key)) {
+      throw new ConfigError('PROXY_RATE_LIMITS', `unknown limit "${key}"; known limits are ${known.join(', ')}`);
+    }
+    if (value === null) continue;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+      throw new ConfigError('PROXY_RATE_LIMITS', `${key} must be a whole number ≥ 1`);
+    }
+    limits[key as keyof RateLimits] = value;
+  }
+  return Object.keys(limits).length > 0 ? limits : undefined;
+}
+
+function redisConfig(env: Env): RedisConfig {
+  const why = 'when PROXY_LIMIT_STORE or PROXY_SESSIONS is redis';
+  const host = required(env, 'REDIS_HOST', why);
+  const portRaw = required(env, 'REDIS_PORT', why);
+  const port = integer({ REDIS_PORT: portRaw }, 'REDIS_PORT', 6379, 1);
+  if (port > 65535) throw new ConfigError('REDIS_PORT', `must be a port number (1-65535); got ${shown(portRaw)}`);
+  const tls = oneOf(env, 'REDIS_TLS', ['true', 'false'] as const, 'true') === 'true';
+  const authMode = oneOf(env, 'REDIS_AUTH_MODE', ['iam', 'token', 'none'] as const, 'iam');
+  const base = { host, port, tls, authMode };
+  switch (authMode) {
+    case 'iam':
+      return {
+        ...base,
+        user: required(env, 'REDIS_USER', 'when REDIS_AUTH_MODE is iam'),
+        cacheName: required(env, 'REDIS_CACHE_NAME', 'when REDIS_AUTH_MODE is iam'),
+      };
+    case 'token':
+      return { ...base, tokenSecretArn: required(env, 'REDIS_TOKEN_SECRET_ARN', 'when REDIS_AUTH_MODE is token') };
+    default:
+      return base;
+  }
+}
