@@ -1,0 +1,83 @@
+/**
+ * Per-call cancellation and timeouts shared by every upstream: one AbortSignal that fires when the caller's signal
+ * aborts (client gone, function about to time out), when the first event takes too long, or when a started stream
+ * goes silent for too long. Aborting it tears down the HTTP request, so nothing keeps running after a failure.
+ */
+import { UpstreamTimeout } from './errors';
+
+/** Upstream timeouts, in milliseconds. Every one is far below Lambda's 15-minute maximum; the caller's signal bounds
+ * the whole call by the function's own deadline. */
+export interface UpstreamTimeouts {
+  /** Establishing the TCP (and TLS) connection. */
+  readonly connectMs: number;
+  /** From sending the request to the first event of a stream. Failover happens only before this point. */
+  readonly firstByteMs: number;
+  /** Longest silence between two events of a stream that has started. */
+  readonly idleMs: number;
+  /** A whole non-streamed call (InvokeModel, Converse, stream:false, CountTokens). */
+  readonly completeMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: UpstreamTimeouts = {
+  connectMs: 5_000,
+  firstByteMs: 60_000,
+  idleMs: 90_000,
+  completeMs: 600_000,
+};
+
+export class CallControl {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly onParentAbort: () => void;
+  private started = false;
+
+  /**
+   * `mode` `stream`: first-byte timer now, idle timer after the first event (call `activity()` on every event).
+   * `mode` `complete`: one timer for the whole call.
+   */
+  constructor(private readonly parent: AbortSignal, private readonly timeouts: UpstreamTimeouts, mode: 'stream' | 'complete') {
+    this.onParentAbort = () => this.abort(parent.reason ?? new Error('aborted'));
+    if (parent.aborted) {
+      this.onParentAbort();
+    } else {
+      parent.addEventListener('abort', this.onParentAbort, { once: true });
+      const ms = mode === 'stream' ? timeouts.firstByteMs : timeouts.completeMs;
+      const what = mode === 'stream' ? 'no response within' : 'the call did not finish within';
+      this.timer = setTimeout(() => this.abort(new UpstreamTimeout(`${what} ${ms} ms`)), ms);
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** An event arrived: the first one switches from the first-byte timer to the idle timer. Cheap enough per event. */
+  activity(): void {
+    if (this.started) {
+      this.timer?.refresh();
+      return;
+    }
+    this.started = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.controller.signal.aborted) return;
+    const ms = this.timeouts.idleMs;
+    this.timer = setTimeout(() => this.abort(new UpstreamTimeout(`the stream was silent for ${ms} ms`)), ms);
+  }
+
+  /** The call is over (success or failure): stop timers and listeners. */
+  finish(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.parent.removeEventListener('abort', this.onParentAbort);
+  }
+
+  /** Tear the call down now (e.g. the consumer stopped iterating). */
+  cancel(): void {
+    if (!this.controller.signal.aborted) this.abort(new Error('the consumer stopped reading'));
+  }
+
+  private abort(reason: unknown): void {
+    this.finish();
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+  }
+}
