@@ -1,0 +1,53 @@
+/**
+ * Routes on the path suffix, so a prefix such as `/api` (CloudFront) or an API Gateway stage/resource prefix is ignored.
+ */
+import type { Protocol } from './errors';
+
+export type RouteName = 'messages' | 'count_tokens' | 'chat_completions' | 'models' | 'model' | 'health';
+
+export type RouteMatch =
+  | { readonly route: RouteName; readonly allowed: boolean; readonly methods: readonly string[]; readonly modelId?: string }
+  | undefined;
+
+const ROUTES: ReadonlyArray<{ suffix: string; route: RouteName; methods: readonly string[] }> = [
+  { suffix: '/v1/messages/count_tokens', route: 'count_tokens', methods: ['POST'] },
+  { suffix: '/v1/messages', route: 'messages', methods: ['POST'] },
+  { suffix: '/v1/chat/completions', route: 'chat_completions', methods: ['POST'] },
+  { suffix: '/v1/models', route: 'models', methods: ['GET'] },
+  { suffix: '/health', route: 'health', methods: ['GET', 'HEAD'] },
+];
+
+const MODEL_PATH = /\/v1\/models\/([^/]+)$/;
+
+/** The route for a method and path; `allowed` is false when the path exists but not for this method. */
+export function matchRoute(method: string, rawPath: string): RouteMatch {
+  const path = rawPath.length > 1 ? rawPath.replace(/\/+$/, '') : rawPath;
+  for (const { suffix, route, methods } of ROUTES) {
+    if (path.endsWith(suffix)) return { route, methods, allowed: methods.includes(method) };
+  }
+  const model = MODEL_PATH.exec(path);
+  if (model) {
+    let modelId: string;
+    try {
+      modelId = decodeURIComponent(model[1]);
+    } catch {
+      modelId = model[1];
+    }
+    return { route: 'model', methods: ['GET'], allowed: method === 'GET', modelId };
+  }
+  return undefined;
+}
+
+/**
+ * Which protocol a request speaks, for routes shared by both (models, unknown paths): Anthropic by default; OpenAI when
+ * asked with `?format=openai`, or with the OpenAI clients' conventions (a bearer token and no `anthropic-version`).
+ */
+export function detectProtocol(route: RouteName | undefined, headers: Readonly<Record<string, string>>, query: URLSearchParams): Protocol {
+  if (route === 'messages' || route === 'count_tokens') return 'anthropic';
+  if (route === 'chat_completions') return 'openai';
+  const format = query.get('format');
+  if (format === 'openai' || format === 'anthropic') return format;
+  if (headers['anthropic-version'] !== undefined || headers['x-api-key'] !== undefined) return 'anthropic';
+  if (/^bearer\s/i.test(headers.authorization ?? '')) return 'openai';
+  return 'anthropic';
+}

@@ -1,0 +1,72 @@
+import { BEDROCK_BETA_ALLOWLIST, LONG_CONTEXT_BETA, selectBetas } from '../../lambda/streaming-proxy/anthropic/betas';
+import { countTokensToCanonical, messagesToCanonical } from '../../lambda/streaming-proxy/anthropic/request';
+import type { MessagesBody } from '../../lambda/streaming-proxy/anthropic/validate';
+
+const body: MessagesBody = { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] };
+
+describe('selectBetas', () => {
+  test('keeps allowlisted flags, drops the rest, and de-duplicates', () => {
+    const header = 'claude-code-20250219, interleaved-thinking-2025-05-14,oauth-2025-04-20,interleaved-thinking-2025-05-14';
+    expect(selectBetas(header, [], false)).toEqual({
+      allowed: ['interleaved-thinking-2025-05-14'],
+      dropped: ['claude-code-20250219', 'oauth-2025-04-20'],
+    });
+  });
+
+  test('adds the 1M-context flag for the [1m] suffix and honours extra flags', () => {
+    expect(selectBetas(undefined, ['fine-grained-tool-streaming-2025-05-14'], true).allowed).toEqual([LONG_CONTEXT_BETA]);
+    expect(selectBetas('fine-grained-tool-streaming-2025-05-14', ['fine-grained-tool-streaming-2025-05-14'], false).allowed)
+      .toEqual(['fine-grained-tool-streaming-2025-05-14']);
+    expect(BEDROCK_BETA_ALLOWLIST).toContain(LONG_CONTEXT_BETA);
+  });
+});
+
+describe('messagesToCanonical', () => {
+  test('maps the anthropic-beta header to anthropic_beta after the allowlist', () => {
+    const { request, dropped } = messagesToCanonical(body, {
+      betaHeader: 'claude-code-20250219,context-management-2025-06-27',
+      extraBetas: [],
+      longContext: false,
+    });
+    expect(request.anthropic_beta).toEqual(['context-management-2025-06-27']);
+    expect(dropped.betas).toEqual(['claude-code-20250219']);
+  });
+
+  test('passes an extra field only together with its beta flag, and drops unknown fields', () => {
+    const withFields = { ...body, context_management: { edits: [] }, service_tier: 'auto', container: 'c' };
+    const on = messagesToCanonical(withFields, { betaHeader: 'context-management-2025-06-27', extraBetas: [], longContext: false });
+    expect(on.request.extra).toEqual({ context_management: { edits: [] } });
+    expect(on.dropped.fields).toEqual(['service_tier', 'container']);
+    const off = messagesToCanonical(withFields, { extraBetas: [], longContext: false });
+    expect(off.request.extra).toBeUndefined();
+    expect(off.dropped.fields).toEqual(['context_management', 'service_tier', 'container']);
+  });
+
+  test('copies the canonical fields and omits what was not sent', () => {
+    const { request } = messagesToCanonical({
+      ...body,
+      system: 'sys',
+      stop_sequences: ['x'],
+      temperature: 0.2,
+      top_k: 5,
+      metadata: { user_id: null },
+      stream: true,
+    }, { extraBetas: [], longContext: false });
+    expect(request).toEqual({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'hi' }],
+      system: 'sys',
+      stop_sequences: ['x'],
+      temperature: 0.2,
+      top_k: 5,
+      stream: true,
+    });
+  });
+
+  test('count_tokens requests are not streamed', () => {
+    const { request } = countTokensToCanonical({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }, { extraBetas: [], longContext: true });
+    expect(request.stream).toBeUndefined();
+    expect(request.anthropic_beta).toEqual([LONG_CONTEXT_BETA]);
+  });
+});
