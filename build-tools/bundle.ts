@@ -34,9 +34,18 @@ interface EntryOverride {
 
 const ENTRY_OVERRIDES: Record<string, EntryOverride> = {
   // CloudFront Functions (cloudfront-js-2.0) run a plain script with a top-level `handler` function:
-  // no module system, no minified renaming of `handler`.
+  // no module system, no minified renaming of `handler`. The IIFE exposes the module as `spaRouter`; the footer is the
+  // top-level `handler` that CloudFront calls. The runtime lists no for-of loop, so esbuild's helpers must not use one.
   'spa-router': {
-    options: { format: 'iife', globalName: 'spaRouter', minify: false, target: 'es2020', platform: 'neutral' },
+    options: {
+      format: 'iife',
+      globalName: 'spaRouter',
+      minify: false,
+      target: 'es2020',
+      supported: { 'for-of': false },
+      platform: 'neutral',
+      footer: { js: 'function handler(event) {\n  return spaRouter.handler(event);\n}' },
+    },
   },
 };
 

@@ -3,3 +3,4 @@ export class Hello {
     return 'hello, world!';
   }
 }
+export * from './spa-frontend';

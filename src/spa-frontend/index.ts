@@ -1,0 +1,2 @@
+export * from './api-backend';
+export * from './spa-frontend';
