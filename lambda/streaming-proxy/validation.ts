@@ -23,9 +23,10 @@ function resolve(issue: Issue, prefix: Path, input: unknown): FieldError & { dep
   const path = [...prefix, ...issue.path];
   if (issue.code === 'invalid_type' && valueAt(input, path) === undefined) return at(path, 'is required', 0);
   if (issue.code === 'invalid_union') {
-    if (issue.note === 'No matching discriminator' && issue.discriminator) {
-      const options = (issue as unknown as { options?: unknown[] }).options ?? [];
-      return at(path, `${issue.discriminator} must be one of ${options.map((o) => JSON.stringify(o)).join(', ')}`, 1);
+    const detail = issue as unknown as { note?: string; discriminator?: string; options?: unknown[] };
+    if (detail.note === 'No matching discriminator' && detail.discriminator) {
+      const options = detail.options ?? [];
+      return at(path, `${detail.discriminator} must be one of ${options.map((o) => JSON.stringify(o)).join(', ')}`, 1);
     }
     // Report the branch that got furthest into the value.
     const branches = issue.errors.filter((branch) => branch.length > 0).map((branch) => deepest(branch.map((i) => resolve(i, path, input))));

@@ -35,8 +35,8 @@ const documentBlock = z.object({
     z.object({ type: z.literal('url'), url: nonEmpty() }),
     z.object({ type: z.literal('content'), content: z.union([z.string(), z.array(z.discriminatedUnion('type', [textBlock, imageBlock]))]) }),
   ]),
-  title: z.optional(z.nullable(z.string())),
-  context: z.optional(z.nullable(z.string())),
+  title: z.optional(z.string()),
+  context: z.optional(z.string()),
   citations: z.optional(z.object({ enabled: z.boolean() })),
   cache_control: cacheControl,
 });
@@ -120,26 +120,27 @@ const messagesRequest = z.looseObject({
 
 const countTokensRequest = z.looseObject(common);
 
-/** The validated body of POST /v1/messages (plus any unknown top-level fields, still to be filtered). */
-export interface MessagesBody {
+/** The validated body of POST /v1/messages/count_tokens (plus any unknown top-level fields, still to be filtered). */
+export interface CountTokensBody {
   model: string;
   messages: CanonicalMessage[];
   system?: string | TextBlock[];
+  tools?: ToolDefinition[];
+  tool_choice?: ToolChoice;
+  thinking?: ThinkingConfig;
+  [extra: string]: unknown;
+}
+
+/** The validated body of POST /v1/messages (plus any unknown top-level fields, still to be filtered). */
+export interface MessagesBody extends CountTokensBody {
   max_tokens: number;
   stop_sequences?: string[];
   temperature?: number;
   top_p?: number;
   top_k?: number;
-  tools?: ToolDefinition[];
-  tool_choice?: ToolChoice;
-  thinking?: ThinkingConfig;
   metadata?: { user_id?: string | null };
   stream?: boolean;
-  [extra: string]: unknown;
 }
-
-/** The validated body of POST /v1/messages/count_tokens. */
-export type CountTokensBody = Omit<MessagesBody, 'max_tokens'>;
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; error: FieldError };
 
