@@ -6,7 +6,9 @@
  * they really used (`describeTransport()`) in their names.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'child_process';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
@@ -24,8 +26,13 @@ export interface AclUser {
 export interface RedisServerOptions {
   /** Serve TLS only (no plaintext port). Default: true when this build supports TLS. */
   readonly tls?: boolean;
-  /** Extra ACL users. The `default` user always has the admin password (see `adminPassword`). */
+  /** ACL users besides `admin` (password `adminPassword`, all keys and commands, used by `cli()`). */
   readonly users?: readonly AclUser[];
+  /**
+   * Enables the `default` user with this password and full access: what ElastiCache token auth (AUTH <token>) is.
+   * Default: the `default` user is off, as in an ElastiCache user group where only named users may connect.
+   */
+  readonly defaultUserToken?: string;
   /** Append-only file with fsync on every write, so committed writes survive a stop (even SIGKILL). Default false. */
   readonly persistent?: boolean;
 }
@@ -108,7 +115,7 @@ export class RedisTestServer {
   public readonly host = '127.0.0.1';
   /** The name on the server certificate (connect with `servername: 'localhost'`). */
   public readonly servername = 'localhost';
-  /** The password of the `default` user (admin). */
+  /** The password of the `admin` user. */
   public readonly adminPassword = 'admin-password-for-tests-only';
   private readonly dir: string;
   private process?: ChildProcess;
@@ -151,7 +158,7 @@ export class RedisTestServer {
   /** Runs a command as the admin through redis-cli (over TLS when the server uses it). */
   cli(...args: string[]): string {
     const tlsArgs = this.tls ? ['--tls', '--cacert', testCertificates().caFile, '--sni', this.servername] : [];
-    return execFileSync('redis-cli', ['-h', this.host, '-p', String(this.port), ...tlsArgs, '--user', 'default', '--pass', this.adminPassword,
+    return execFileSync('redis-cli', ['-h', this.host, '-p', String(this.port), ...tlsArgs, '--user', 'admin', '--pass', this.adminPassword,
       '--no-auth-warning', ...args], { encoding: 'utf8' }).trim();
   }
 
@@ -170,7 +177,8 @@ export class RedisTestServer {
       'logfile ""',
       'daemonize no',
       'protected-mode yes',
-      `user default on >${this.adminPassword} ~* &* +@all`,
+      this.options.defaultUserToken ? `user default on >${this.options.defaultUserToken} ~* &* +@all` : 'user default off',
+      `user admin on >${this.adminPassword} ~* &* +@all`,
     ];
     for (const user of this.options.users ?? []) lines.push(`user ${user.name} on >${user.password} ${user.rules}`);
     if (this.options.persistent) lines.push('appendonly yes', 'appendfsync always');
@@ -218,4 +226,203 @@ export class RedisTestServer {
 /** The `tls` option for lambda/shared/redis connections to this server (false without TLS). */
 export function clientTls(server: RedisTestServer): false | { ca: string; servername: string } {
   return server.tls ? { ca: server.ca!, servername: server.servername } : false;
+}
+
+// --- Loopback doubles of the two AWS APIs the Redis pieces call, served over HTTP for the real SDK clients ----------
+
+/** A started loopback HTTP server; `url` is what an SDK client takes as `endpoint`. */
+abstract class LoopbackApi {
+  public url = '';
+  /** Every call, as `<Action>` (plus a detail the test cares about). */
+  public readonly calls: string[] = [];
+  private server?: http.Server;
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        this.handle(req, Buffer.concat(chunks).toString('utf8'))
+          .then(({ status, headers, body }) => {
+            res.writeHead(status, headers);
+            res.end(body);
+          })
+          .catch((error: Error) => {
+            res.writeHead(500, { 'content-type': 'text/plain' });
+            res.end(error.message);
+          });
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server!.address() as net.AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  protected abstract handle(req: http.IncomingMessage, body: string): Promise<{ status: number; headers: Record<string, string>; body: string }>;
+}
+
+interface SecretVersion {
+  secretString?: string;
+  stages: string[];
+}
+
+/**
+ * Secrets Manager (awsJson1_1): GetSecretValue, DescribeSecret, GetRandomPassword, PutSecretValue and
+ * UpdateSecretVersionStage over one secret, with the staging-label moves the service makes.
+ */
+export class FakeSecretsManager extends LoopbackApi {
+  public readonly arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:redis-token-AbCdEf';
+  public readonly versions = new Map<string, SecretVersion>();
+
+  constructor(initialSecretString: string) {
+    super();
+    this.versions.set('v-initial', { secretString: initialSecretString, stages: ['AWSCURRENT'] });
+  }
+
+  /** What RotateSecret does before invoking the rotation function: a new version id labelled AWSPENDING. */
+  beginRotation(versionId: string): void {
+    for (const v of this.versions.values()) v.stages = v.stages.filter((s) => s !== 'AWSPENDING');
+    this.versions.set(versionId, { stages: ['AWSPENDING'] });
+  }
+
+  /** The version labelled `stage`. */
+  versionWith(stage: string): [string, SecretVersion] | undefined {
+    return [...this.versions.entries()].find(([, v]) => v.stages.includes(stage));
+  }
+
+  protected async handle(req: http.IncomingMessage, body: string) {
+    const action = String(req.headers['x-amz-target'] ?? '').replace('secretsmanager.', '');
+    const input = JSON.parse(body || '{}') as Record<string, unknown>;
+    const ok = (output: unknown) => ({ status: 200, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify(output) });
+    const notFound = (message: string) => ({
+      status: 400,
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': 'ResourceNotFoundException' },
+      body: JSON.stringify({ __type: 'ResourceNotFoundException', message }),
+    });
+    if (input.SecretId !== undefined && input.SecretId !== this.arn) return notFound(`Secrets Manager can't find ${String(input.SecretId)}.`);
+    this.calls.push(action);
+    switch (action) {
+      case 'GetSecretValue': {
+        const versionId = input.VersionId as string | undefined;
+        const stage = (input.VersionStage as string | undefined) ?? (versionId ? undefined : 'AWSCURRENT');
+        const entry = versionId ? [versionId, this.versions.get(versionId)] as const : this.versionWith(stage!);
+        const version = entry?.[1];
+        if (!version || version.secretString === undefined || (stage && !version.stages.includes(stage))) {
+          return notFound("Secrets Manager can't find the specified secret value.");
+        }
+        return ok({ ARN: this.arn, Name: 'redis-token', VersionId: entry![0], SecretString: version.secretString, VersionStages: version.stages });
+      }
+      case 'DescribeSecret':
+        return ok({
+          ARN: this.arn,
+          Name: 'redis-token',
+          RotationEnabled: true,
+          VersionIdsToStages: Object.fromEntries([...this.versions.entries()].map(([id, v]) => [id, v.stages])),
+        });
+      case 'GetRandomPassword': {
+        const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+        const length = Number(input.PasswordLength ?? 32);
+        let password = '';
+        for (const byte of crypto.randomBytes(length)) password += alphabet[byte % alphabet.length];
+        return ok({ RandomPassword: password });
+      }
+      case 'PutSecretValue': {
+        const versionId = input.ClientRequestToken as string;
+        const stages = (input.VersionStages as string[] | undefined) ?? ['AWSCURRENT'];
+        for (const v of this.versions.values()) v.stages = v.stages.filter((s) => !stages.includes(s));
+        this.versions.set(versionId, { secretString: input.SecretString as string, stages });
+        return ok({ ARN: this.arn, Name: 'redis-token', VersionId: versionId, VersionStages: stages });
+      }
+      case 'UpdateSecretVersionStage': {
+        const stage = input.VersionStage as string;
+        const from = input.RemoveFromVersionId as string | undefined;
+        const to = input.MoveToVersionId as string;
+        if (from) {
+          const old = this.versions.get(from)!;
+          old.stages = old.stages.filter((s) => s !== stage);
+          if (stage === 'AWSCURRENT') {
+            for (const v of this.versions.values()) v.stages = v.stages.filter((s) => s !== 'AWSPREVIOUS');
+            old.stages.push('AWSPREVIOUS');
+          }
+        }
+        const target = this.versions.get(to)!;
+        if (!target.stages.includes(stage)) target.stages.push(stage);
+        if (stage === 'AWSCURRENT') target.stages = target.stages.filter((s) => s !== 'AWSPENDING');
+        return ok({ ARN: this.arn, Name: 'redis-token' });
+      }
+      default:
+        return { status: 400, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify({ __type: 'UnknownOperationException', message: action }) };
+    }
+  }
+}
+
+/**
+ * ElastiCache (awsQuery): DescribeReplicationGroups and ModifyReplicationGroup with AuthToken/AuthTokenUpdateStrategy,
+ * applied to a real redis-server's `default` user the way ElastiCache applies them (ROTATE: the new token is accepted
+ * alongside the old one; SET: only the new one). After each change the group reports `modifying` for
+ * `modifyingPolls` describes, and a change while it is not `available` fails like the service does.
+ */
+export class FakeElastiCache extends LoopbackApi {
+  public modifyingPolls = 2;
+  private remainingModifying = 0;
+
+  constructor(private readonly redis: RedisTestServer, public readonly replicationGroupId: string) {
+    super();
+  }
+
+  /** Makes the group report `modifying` for the next `polls` describes (another change in progress). */
+  busyFor(polls: number): void {
+    this.remainingModifying = polls;
+  }
+
+  protected async handle(_req: http.IncomingMessage, body: string) {
+    const input = new URLSearchParams(body);
+    const action = input.get('Action');
+    const xml = (inner: string) => ({
+      status: 200,
+      headers: { 'content-type': 'text/xml' },
+      body: `<${action}Response xmlns="http://elasticache.amazonaws.com/doc/2015-02-02/"><${action}Result>${inner}</${action}Result>` +
+        `<ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata></${action}Response>`,
+    });
+    const error = (code: string, message: string) => ({
+      status: 400,
+      headers: { 'content-type': 'text/xml' },
+      body: `<ErrorResponse xmlns="http://elasticache.amazonaws.com/doc/2015-02-02/"><Error><Type>Sender</Type><Code>${code}</Code>` +
+        `<Message>${message}</Message></Error><RequestId>req-1</RequestId></ErrorResponse>`,
+    });
+    if (input.get('ReplicationGroupId') !== this.replicationGroupId) {
+      return error('ReplicationGroupNotFoundFault', `ReplicationGroup ${input.get('ReplicationGroupId')} not found.`);
+    }
+    const group = (status: string) => `<ReplicationGroup><ReplicationGroupId>${this.replicationGroupId}</ReplicationGroupId><Status>${status}</Status>` +
+      '<TransitEncryptionEnabled>true</TransitEncryptionEnabled><AuthTokenEnabled>true</AuthTokenEnabled></ReplicationGroup>';
+    switch (action) {
+      case 'DescribeReplicationGroups': {
+        const status = this.remainingModifying > 0 ? 'modifying' : 'available';
+        if (this.remainingModifying > 0) this.remainingModifying -= 1;
+        this.calls.push(`DescribeReplicationGroups:${status}`);
+        return xml(`<ReplicationGroups>${group(status)}</ReplicationGroups>`);
+      }
+      case 'ModifyReplicationGroup': {
+        const strategy = input.get('AuthTokenUpdateStrategy');
+        const token = input.get('AuthToken') ?? '';
+        if (this.remainingModifying > 0) {
+          this.calls.push(`ModifyReplicationGroup:${strategy}:refused`);
+          return error('InvalidReplicationGroupState', 'Replication group must be in available state to modify.');
+        }
+        this.calls.push(`ModifyReplicationGroup:${strategy}`);
+        if (input.get('ApplyImmediately') !== 'true') return error('InvalidParameterCombination', 'AuthToken changes must be applied immediately.');
+        if (strategy === 'ROTATE') this.redis.cli('ACL', 'SETUSER', 'default', `>${token}`);
+        else if (strategy === 'SET') this.redis.cli('ACL', 'SETUSER', 'default', 'resetpass', `>${token}`);
+        else return error('InvalidParameterValue', `Unsupported AuthTokenUpdateStrategy ${strategy}.`);
+        this.remainingModifying = this.modifyingPolls;
+        return xml(group('modifying'));
+      }
+      default:
+        return error('InvalidAction', `Unknown action ${action}.`);
+    }
+  }
 }
