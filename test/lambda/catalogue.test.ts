@@ -82,8 +82,11 @@ describe('default catalogue', () => {
 
 describe('PROXY_MODELS', () => {
   const selfHosted = {
-    id: 'qwen-coder', upstream: 'openai-compatible', target: 'Qwen/Qwen2.5-Coder-32B-Instruct',
-    baseUrl: 'http://10.0.1.5:8000/v1', apiKeySecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:vllm-key-AbCdEf',
+    id: 'qwen-coder',
+    upstream: 'openai-compatible',
+    target: 'Qwen/Qwen2.5-Coder-32B-Instruct',
+    baseUrl: 'http://10.0.1.5:8000/v1',
+    apiKeySecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:vllm-key-AbCdEf',
     pricing: { inputPerMTok: 0, outputPerMTok: 0 },
   };
 

@@ -4,9 +4,9 @@
  * name restored. Events are otherwise passed unchanged, so thinking (with signatures), redacted thinking, tool input
  * deltas, citations and prompt-cache usage reach the client exactly as Claude sent them.
  */
-import { UpstreamError, type CanonicalEvent, type CanonicalRequest, type MessageResponse } from '../../shared/canonical';
 import { kindForAnthropicType } from './errors';
 import type { ResolvedModel } from './types';
+import { UpstreamError, type CanonicalEvent, type CanonicalRequest, type MessageResponse } from '../../shared/canonical';
 
 export const BEDROCK_ANTHROPIC_VERSION = 'bedrock-2023-05-31';
 

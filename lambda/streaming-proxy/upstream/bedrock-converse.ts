@@ -65,7 +65,11 @@ const IMAGE_FORMATS: Record<string, ImageFormat> = {
   'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/gif': 'gif', 'image/webp': 'webp',
 };
 const DOCUMENT_FORMATS: Record<string, DocumentFormat> = {
-  'application/pdf': 'pdf', 'text/plain': 'txt', 'text/csv': 'csv', 'text/html': 'html', 'text/markdown': 'md',
+  'application/pdf': 'pdf',
+  'text/plain': 'txt',
+  'text/csv': 'csv',
+  'text/html': 'html',
+  'text/markdown': 'md',
   'application/msword': 'doc',
   'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'docx',
   'application/vnd.ms-excel': 'xls',
@@ -275,8 +279,10 @@ export class ConverseTranslator {
       const { contentBlockIndex = 0, start } = event.contentBlockStart;
       if (start?.toolUse) {
         this.openBlock(out, contentBlockIndex, 'tool_use', {
-          type: 'tool_use', id: start.toolUse.toolUseId ?? `toolu_${this.messageId}_${contentBlockIndex}`,
-          name: start.toolUse.name ?? '', input: {},
+          type: 'tool_use',
+          id: start.toolUse.toolUseId ?? `toolu_${this.messageId}_${contentBlockIndex}`,
+          name: start.toolUse.name ?? '',
+          input: {},
         });
       }
     } else if (event.contentBlockDelta) {
@@ -327,8 +333,14 @@ export class ConverseTranslator {
     out.push({
       type: 'message_start',
       message: {
-        id: this.messageId, type: 'message', role: 'assistant', model: this.clientModel, content: [],
-        stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 },
+        id: this.messageId,
+        type: 'message',
+        role: 'assistant',
+        model: this.clientModel,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: 0, output_tokens: 0 },
       },
     });
   }
@@ -388,12 +400,15 @@ export function fromConverseContent(output: ConverseOutput | undefined): Content
       content.push({ type: 'text', text: block.text });
     } else if (block.toolUse) {
       content.push({
-        type: 'tool_use', id: block.toolUse.toolUseId ?? '', name: block.toolUse.name ?? '',
+        type: 'tool_use',
+        id: block.toolUse.toolUseId ?? '',
+        name: block.toolUse.name ?? '',
         input: (block.toolUse.input ?? {}) as Record<string, unknown>,
       });
     } else if (block.reasoningContent?.reasoningText) {
       content.push({
-        type: 'thinking', thinking: block.reasoningContent.reasoningText.text ?? '',
+        type: 'thinking',
+        thinking: block.reasoningContent.reasoningText.text ?? '',
         signature: block.reasoningContent.reasoningText.signature ?? '',
       });
     } else if (block.reasoningContent?.redactedContent) {

@@ -9,11 +9,10 @@
  * @smithy/signature-v4) or a Bedrock API key (AWS_BEARER_TOKEN_BEDROCK) the way the SDK prefers it, and the client's
  * own HTTP handler and connection pool.
  */
+import type { Readable } from 'stream';
 import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { Readable } from 'stream';
-import { UpstreamError, type CanonicalEvent, type MessageResponse } from '../../shared/canonical';
 import { anthropicBody, claudeEvent, claudeResponse } from './anthropic-native';
 import { countClaudeTokens } from './bedrock-invoke';
 import { CallControl, type UpstreamTimeouts } from './call-control';
@@ -21,6 +20,7 @@ import { bedrockRuntimeBaseUrl, joinPath } from './endpoint';
 import { errorFromHttpResponse, toUpstreamError } from './errors';
 import { readSse } from './sse';
 import type { Upstream, UpstreamCall } from './types';
+import { UpstreamError, type CanonicalEvent, type MessageResponse } from '../../shared/canonical';
 
 const WHAT = 'Bedrock';
 const MESSAGES_PATH = '/anthropic/v1/messages';

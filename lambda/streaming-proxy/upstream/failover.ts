@@ -3,8 +3,8 @@
  * retryable error (throttling, overloaded, 5xx, timeout) before its first event, i.e. before the client has received
  * anything, so the client still sees one clean response. Once an event has been passed on, errors propagate.
  */
-import { UpstreamError, type CanonicalEvent, type MessageResponse } from '../../shared/canonical';
 import type { ResolvedModel, Upstream, UpstreamCall } from './types';
+import { UpstreamError, type CanonicalEvent, type MessageResponse } from '../../shared/canonical';
 
 export interface FailoverTarget {
   /** The upstream (client) for the failover region. */

@@ -13,7 +13,6 @@ import * as http from 'http';
 import * as https from 'https';
 import { BedrockRuntimeClient, type BedrockRuntimeClientConfig } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttp2Handler, NodeHttpHandler } from '@smithy/node-http-handler';
-import { UpstreamError } from '../../shared/canonical';
 import { BedrockConverseUpstream } from './bedrock-converse';
 import { BedrockInvokeUpstream } from './bedrock-invoke';
 import { BedrockMessagesUpstream } from './bedrock-messages';
@@ -21,6 +20,7 @@ import { DEFAULT_TIMEOUTS, type UpstreamTimeouts } from './call-control';
 import { FailoverUpstream } from './failover';
 import { OpenAICompatibleUpstream, SecretsManagerSource, type SecretSource } from './openai-compatible';
 import type { ResolvedModel, Upstream, UpstreamKind } from './types';
+import { UpstreamError } from '../../shared/canonical';
 
 export type { UpstreamTimeouts } from './call-control';
 export { DEFAULT_TIMEOUTS } from './call-control';

@@ -8,6 +8,10 @@
  */
 import * as http from 'http';
 import * as https from 'https';
+import { CallControl, type UpstreamTimeouts } from './call-control';
+import { errorFromHttpResponse, kindForStatus, toUpstreamError } from './errors';
+import { readSse } from './sse';
+import type { ResolvedModel, Upstream, UpstreamCall } from './types';
 import {
   UpstreamError,
   type CanonicalEvent,
@@ -18,10 +22,6 @@ import {
   type StopReason,
   type Usage,
 } from '../../shared/canonical';
-import { CallControl, type UpstreamTimeouts } from './call-control';
-import { errorFromHttpResponse, kindForStatus, toUpstreamError } from './errors';
-import { readSse } from './sse';
-import type { ResolvedModel, Upstream, UpstreamCall } from './types';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Request: canonical -> Chat Completions
@@ -123,8 +123,7 @@ function assistantMessage(content: string | ContentBlock[]): OpenAIMessage {
   const texts: string[] = [];
   const calls: OpenAIToolCall[] = [];
   for (const block of content) {
-    if (block.type === 'text') texts.push(block.text);
-    else if (block.type === 'tool_use') {
+    if (block.type === 'text') {texts.push(block.text);} else if (block.type === 'tool_use') {
       calls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } });
     }
     // Thinking blocks are the model's own scratch work; Chat Completions has no field to send them back in.
@@ -288,8 +287,14 @@ export class OpenAIChunkTranslator {
     out.push({
       type: 'message_start',
       message: {
-        id: this.messageId, type: 'message', role: 'assistant', model: this.clientModel, content: [],
-        stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 },
+        id: this.messageId,
+        type: 'message',
+        role: 'assistant',
+        model: this.clientModel,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: 0, output_tokens: 0 },
       },
     });
   }
@@ -309,10 +314,17 @@ export class OpenAIChunkTranslator {
   }
 }
 
+interface ResponseMessage {
+  content?: string | null;
+  reasoning_content?: string | null;
+  reasoning?: string | null;
+  tool_calls?: OpenAIToolCall[];
+}
+
 /** A non-streamed Chat Completions response -> canonical message. */
 export function fromOpenAIResponse(raw: unknown, clientModel: string, messageId: string, what: string): MessageResponse {
   const body = raw as {
-    choices?: Array<{ message?: { content?: string | null; reasoning_content?: string | null; reasoning?: string | null; tool_calls?: OpenAIToolCall[] }; finish_reason?: string | null }>;
+    choices?: Array<{ message?: ResponseMessage; finish_reason?: string | null }>;
     usage?: OpenAIUsage;
     error?: Chunk['error'];
   };
@@ -334,8 +346,14 @@ export function fromOpenAIResponse(raw: unknown, clientModel: string, messageId:
     content.push({ type: 'tool_use', id: call.id, name: call.function.name, input });
   }
   return {
-    id: messageId, type: 'message', role: 'assistant', model: clientModel, content,
-    stop_reason: mapFinishReason(choice.finish_reason), stop_sequence: null, usage: mapOpenAIUsage(body.usage),
+    id: messageId,
+    type: 'message',
+    role: 'assistant',
+    model: clientModel,
+    content,
+    stop_reason: mapFinishReason(choice.finish_reason),
+    stop_sequence: null,
+    usage: mapOpenAIUsage(body.usage),
   };
 }
 
