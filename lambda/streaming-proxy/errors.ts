@@ -64,6 +64,8 @@ export class ProxyError extends Error {
       readonly code?: string;
       /** Extra response headers (e.g. retry-after). */
       readonly headers?: Record<string, string>;
+      /** True when the upstream caused it (metering tells upstream failures from the proxy's own). */
+      readonly upstream?: boolean;
     } = {},
   ) {
     super(message);
@@ -96,7 +98,7 @@ const UPSTREAM_KIND: Record<UpstreamError['kind'], ErrorKind> = {
 export function toProxyError(err: unknown): ProxyError {
   if (err instanceof ProxyError) return err;
   if (err instanceof UpstreamError) {
-    return new ProxyError(UPSTREAM_KIND[err.kind], err.message || `upstream error (${err.kind})`);
+    return new ProxyError(UPSTREAM_KIND[err.kind], err.message || `upstream error (${err.kind})`, { upstream: true });
   }
   return new ProxyError('internal', 'The proxy failed to handle the request.');
 }

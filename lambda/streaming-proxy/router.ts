@@ -47,7 +47,7 @@ export function detectProtocol(route: RouteName | undefined, headers: Readonly<R
   if (route === 'chat_completions') return 'openai';
   const format = query.get('format');
   if (format === 'openai' || format === 'anthropic') return format;
-  if (headers['anthropic-version'] !== undefined || headers['x-api-key'] !== undefined) return 'anthropic';
+  if (headers['anthropic-version'] || headers['x-api-key']) return 'anthropic';
   if (/^bearer\s/i.test(headers.authorization ?? '')) return 'openai';
   return 'anthropic';
 }

@@ -1,0 +1,53 @@
+/**
+ * Assembles the proxy from a validated configuration: catalogue (PROXY_MODELS), upstreams (Bedrock or the mock),
+ * authenticator, rate limiter and session store, and meter. index.ts (Lambda) and the dev server both build the proxy
+ * here, so they run the same code; the dev server overrides the parts that differ locally (in-memory API keys, the
+ * one-line request log, mock pacing).
+ */
+import { Catalogue, parseModelsEnv } from './catalogue';
+import { createAuthenticator, type AuthDeps, type Authenticator } from './auth/index';
+import { createBackends } from './backends';
+import { ConfigError, type ProxyConfig } from './config';
+import { createPowertoolsMeter, type Meter } from './metering';
+import { createProxy, type Proxy } from './pipeline';
+import { createUpstreams, type UpstreamsOptions } from './upstream/index';
+import { MockUpstream, type MockUpstreamOptions } from './upstream/mock';
+import type { ResolvedModel, Upstream } from './upstream/types';
+
+export interface AppOverrides {
+  readonly authenticator?: Authenticator;
+  readonly auth?: AuthDeps;
+  readonly meter?: Meter;
+  readonly mock?: MockUpstreamOptions;
+  /** Extra options for the Bedrock upstreams (tests point them at the fake Bedrock). */
+  readonly upstreams?: Omit<UpstreamsOptions, 'mode' | 'mock' | 'region' | 'failoverRegion'>;
+  /** Replaces the upstream factory entirely. */
+  readonly upstreamFor?: (model: ResolvedModel) => Upstream;
+}
+
+export function createApp(config: ProxyConfig, overrides: AppOverrides = {}): Proxy {
+  let models;
+  if (config.modelsJson) {
+    try {
+      models = parseModelsEnv(config.modelsJson);
+    } catch (err) {
+      throw new ConfigError('PROXY_MODELS', (err as Error).message.replace(/^PROXY_MODELS:?\s*/, ''));
+    }
+  }
+  const catalogue = new Catalogue({ models, claudeFallback: config.claudeFallback, upstream: config.upstream });
+  const upstreamFor = overrides.upstreamFor ?? createUpstreams({
+    ...(overrides.upstreams ?? {}),
+    mode: config.upstream,
+    mock: new MockUpstream(overrides.mock),
+    region: config.region,
+    failoverRegion: config.failoverRegion,
+  });
+  const meter = overrides.meter ?? createPowertoolsMeter({ serviceName: config.serviceName, namespace: config.metricsNamespace, logLevel: config.logLevel });
+  const authenticator = overrides.authenticator ?? createAuthenticator(config.auth, {
+    region: config.region,
+    onStaleKeys: (problem) => meter.warn('API keys could not be reloaded; using the previous keys', { problem }),
+    ...(overrides.auth ?? {}),
+  });
+  const { limiter, sessions } = createBackends(config);
+  return createProxy({ config, catalogue, upstreams: upstreamFor, authenticator, limiter, sessions, meter });
+}

@@ -1,0 +1,451 @@
+/**
+ * The proxy: one request in, one response out, protocol-agnostic in the middle.
+ *
+ *   route -> size check -> auth -> parse + validate -> resolve model -> translate to canonical -> session history
+ *   -> rate limit -> upstream -> encode for the client (stream or JSON) -> meter, record tokens, save session
+ *
+ * Everything it talks to is injected (createProxy), so the same code runs in Lambda (index.ts), in the dev server and
+ * in tests. Errors are answered in the client's protocol with the right status; after the first streamed byte they
+ * become an error frame (relay.ts).
+ */
+import { randomUUID } from 'crypto';
+import type { CanonicalMessage, CanonicalRequest, MessageResponse } from '../shared/canonical';
+import type { RateLimiter } from '../shared/limits';
+import { SESSION_ID_PATTERN, type SessionStore } from '../shared/sessions';
+import { MessageAccumulator } from './accumulate';
+import { messagesToCanonical, countTokensToCanonical } from './anthropic/request';
+import { AnthropicSseEncoder } from './anthropic/sse';
+import { validateCountTokensBody, validateMessagesBody } from './anthropic/validate';
+import type { Authenticator, Identity } from './auth/types';
+import type { ProxyConfig } from './config';
+import { ProxyError, toProxyError, type Protocol } from './errors';
+import { estimateInputTokens } from './estimate';
+import type { ProxyRequest, ResponseSink } from './http';
+import { estimateCost, UsageTracker, type Meter, type Outcome, type RequestRecord } from './metering';
+import { anthropicModel, listModels, openAiModel } from './models-endpoint';
+import { toChatCompletion } from './openai/aggregate';
+import { OpenAiChunkEncoder } from './openai/chunks';
+import { chatToCanonical } from './openai/request';
+import { validateChatBody } from './openai/validate';
+import { relay } from './relay';
+import { detectProtocol, matchRoute, type RouteName } from './router';
+import type { StreamEncoder } from './stream-encoder';
+import type { ModelEntry, ResolvedModel, Upstream, UpstreamCall } from './upstream/types';
+import { parseJsonBody } from './validation';
+
+/** The model catalogue as the pipeline uses it (implemented by catalogue.ts's Catalogue). */
+export interface ModelCatalogue {
+  /** The entry for a name a client sent, or undefined (404). */
+  resolve(name: string): ResolvedModel | undefined;
+  /** Every entry, for GET /v1/models. */
+  list(): readonly ModelEntry[];
+}
+
+export interface ProxyDeps {
+  readonly config: Pick<ProxyConfig, 'maxBodyBytes' | 'rateLimits' | 'limitFailureMode' | 'pingIntervalMs' | 'extraBetas' | 'corsAllowOrigins'>;
+  readonly catalogue: ModelCatalogue;
+  /** The upstream for a resolved model (upstream/index.ts's createUpstreams). */
+  readonly upstreams: (model: ResolvedModel) => Upstream;
+  readonly authenticator: Authenticator;
+  readonly limiter?: RateLimiter;
+  readonly sessions?: SessionStore;
+  readonly meter: Meter;
+  readonly now?: () => number;
+}
+
+export interface HandleOptions {
+  /** Epoch ms by which the response must be finished (the Lambda deadline, less a margin). */
+  readonly deadline?: number;
+}
+
+export interface Proxy {
+  handle(request: ProxyRequest, sink: ResponseSink, options?: HandleOptions): Promise<void>;
+}
+
+/** Default max_tokens for OpenAI requests that set none, when the catalogue entry has no maxOutputTokens. */
+const DEFAULT_MAX_TOKENS = 4096;
+const JSON_TYPE = 'application/json';
+const ROUTES_HELP = 'The proxy serves POST /v1/messages, POST /v1/messages/count_tokens, POST /v1/chat/completions, GET /v1/models and GET /health.';
+
+/** Per-request state the metering record is built from. */
+class Exchange {
+  public route?: RouteName;
+  public protocol: Protocol = 'anthropic';
+  public status = 0;
+  public outcome: Outcome = 'ok';
+  public identity?: Identity;
+  public model?: ResolvedModel;
+  public stream?: boolean;
+  public error?: string;
+  public limiterDegraded = false;
+  public sessionId?: string;
+  public dropped?: { betas: string[]; fields: string[] };
+  public readonly usage: UsageTracker;
+  public readonly headers: Record<string, string>;
+
+  constructor(public readonly request: ProxyRequest, public readonly started: number, now: () => number, cors: Record<string, string>) {
+    this.usage = new UsageTracker(now);
+    this.headers = { 'request-id': request.requestId, 'x-request-id': request.requestId, ...cors };
+  }
+}
+
+export function createProxy(deps: ProxyDeps): Proxy {
+  const now = deps.now ?? Date.now;
+  const { config } = deps;
+
+  async function handle(request: ProxyRequest, sink: ResponseSink, options: HandleOptions = {}): Promise<void> {
+    const x = new Exchange(request, now(), now, corsHeaders(config.corsAllowOrigins, request.headers.origin));
+    const match = matchRoute(request.method, request.path);
+    x.route = match?.route;
+    x.protocol = detectProtocol(match?.route, request.headers, request.query);
+    let metered = true;
+    try {
+      if (request.method === 'OPTIONS' && config.corsAllowOrigins.length > 0) {
+        metered = false;
+        await send(sink, x, 204, undefined, {
+          'access-control-allow-methods': 'GET, POST, OPTIONS',
+          'access-control-allow-headers': request.headers['access-control-request-headers']
+            ?? 'authorization, content-type, x-api-key, anthropic-version, anthropic-beta, x-session-id',
+          'access-control-max-age': '600',
+        });
+        return;
+      }
+      if (!match) throw new ProxyError('not_found', `Unknown endpoint. ${ROUTES_HELP}`);
+      if (!match.allowed) {
+        throw new ProxyError('method_not_allowed', `This endpoint accepts ${match.methods.join(', ')}.`, { headers: { allow: match.methods.join(', ') } });
+      }
+      if (match.route === 'health') {
+        metered = false;
+        await send(sink, x, 200, request.method === 'HEAD' ? undefined : '{"status":"ok"}', { 'content-type': JSON_TYPE, 'cache-control': 'no-store' });
+        return;
+      }
+      if (request.body.length > config.maxBodyBytes) {
+        throw new ProxyError('request_too_large', `The request body is larger than this proxy's limit of ${config.maxBodyBytes} bytes.`);
+      }
+      x.identity = await deps.authenticator.authenticate(request);
+      switch (match.route) {
+        case 'models':
+          await send(sink, x, 200, JSON.stringify(listModels(deps.catalogue.list(), x.protocol, request.query)), { 'content-type': JSON_TYPE });
+          return;
+        case 'model':
+          await retrieveModel(sink, x, match.modelId!);
+          return;
+        case 'count_tokens':
+          await countTokens(sink, x);
+          return;
+        case 'messages':
+          await messages(sink, x, options);
+          return;
+        default:
+          await chatCompletions(sink, x, options);
+          return;
+      }
+    } catch (err) {
+      const error = toProxyError(err);
+      if (sink.signal.aborted) {
+        x.outcome = 'client_disconnected';
+        return;
+      }
+      classify(x, error);
+      await sendError(sink, x, error);
+    } finally {
+      if (metered) deps.meter.record(record(x, now()));
+    }
+  }
+
+  async function retrieveModel(sink: ResponseSink, x: Exchange, id: string): Promise<void> {
+    const model = deps.catalogue.resolve(id);
+    if (!model) throw new ProxyError('not_found', 'The model is not in this proxy\'s catalogue; GET /v1/models lists the available models.', { param: 'model', code: 'model_not_found' });
+    const body = x.protocol === 'openai' ? openAiModel(model, model.requested) : anthropicModel(model, model.requested);
+    await send(sink, x, 200, JSON.stringify(body), { 'content-type': JSON_TYPE });
+  }
+
+  function resolve(x: Exchange, name: string): ResolvedModel {
+    const model = deps.catalogue.resolve(name);
+    if (!model) {
+      throw new ProxyError('not_found', 'model: the model is not in this proxy\'s catalogue; GET /v1/models lists the available models.', {
+        param: 'model', code: 'model_not_found',
+      });
+    }
+    x.model = model;
+    return model;
+  }
+
+  function parseBody(x: Exchange): unknown {
+    const parsed = parseJsonBody(x.request.body);
+    if (!parsed.ok) throw new ProxyError('invalid_request', parsed.message);
+    return parsed.value;
+  }
+
+  async function countTokens(sink: ResponseSink, x: Exchange): Promise<void> {
+    const validated = validateCountTokensBody(parseBody(x));
+    if (!validated.ok) throw invalidField(validated.error);
+    const model = resolve(x, validated.value.model);
+    const { request } = countTokensToCanonical(validated.value, { betaHeader: x.request.headers['anthropic-beta'], extraBetas: config.extraBetas, longContext: model.longContext });
+    await loadSession(x, request);
+    const upstream = deps.upstreams(model);
+    let count: number | undefined;
+    if (model.countTokens && upstream.countTokens) {
+      const controller = new AbortController();
+      count = await upstream.countTokens({ request, model, signal: controller.signal, requestId: x.request.requestId });
+    }
+    const estimated = count === undefined;
+    const inputTokens = count ?? estimateInputTokens(request);
+    x.usage.set({ input_tokens: 0, output_tokens: 0 });
+    await send(sink, x, 200, JSON.stringify(estimated ? { input_tokens: inputTokens, estimated: true } : { input_tokens: inputTokens }), {
+      'content-type': JSON_TYPE,
+      'x-token-count': estimated ? 'estimate' : 'exact',
+    });
+  }
+
+  async function messages(sink: ResponseSink, x: Exchange, options: HandleOptions): Promise<void> {
+    const validated = validateMessagesBody(parseBody(x));
+    if (!validated.ok) throw invalidField(validated.error);
+    const model = resolve(x, validated.value.model);
+    const translated = messagesToCanonical(validated.value, {
+      betaHeader: x.request.headers['anthropic-beta'],
+      extraBetas: config.extraBetas,
+      longContext: model.longContext,
+    });
+    if (translated.dropped.betas.length > 0 || translated.dropped.fields.length > 0) x.dropped = translated.dropped;
+    const request = translated.request;
+    x.stream = request.stream === true;
+    const encoder = x.stream ? new AnthropicSseEncoder(request.model) : undefined;
+    await exchange(sink, x, request, model, options, encoder, (response) => JSON.stringify({ ...response, model: request.model }));
+  }
+
+  async function chatCompletions(sink: ResponseSink, x: Exchange, options: HandleOptions): Promise<void> {
+    const validated = validateChatBody(parseBody(x));
+    if (!validated.ok) throw invalidField(validated.error);
+    const model = resolve(x, validated.value.model);
+    const { request, includeUsage } = chatToCanonical(validated.value, model.maxOutputTokens ?? DEFAULT_MAX_TOKENS);
+    x.stream = request.stream === true;
+    const encoder = x.stream ? new OpenAiChunkEncoder(request.model, includeUsage) : undefined;
+    await exchange(sink, x, request, model, options, encoder, (response) => JSON.stringify(toChatCompletion(response, request.model)));
+  }
+
+  /** The shared part of a generation request: session history, rate limit, the upstream call, and the bookkeeping after. */
+  async function exchange(
+    sink: ResponseSink,
+    x: Exchange,
+    request: CanonicalRequest,
+    model: ResolvedModel,
+    options: HandleOptions,
+    encoder: StreamEncoder | undefined,
+    renderComplete: (response: MessageResponse) => string,
+  ): Promise<void> {
+    const newTurn = request.messages;
+    const session = await loadSession(x, request);
+    await admit(x);
+
+    const controller = new AbortController();
+    const onClientGone = () => controller.abort(new ProxyError('internal', 'client disconnected'));
+    sink.signal.addEventListener('abort', onClientGone, { once: true });
+    const deadline = options.deadline !== undefined
+      ? setTimeout(() => controller.abort(new ProxyError('timeout', 'The proxy ran out of time before the upstream finished.')), Math.max(0, options.deadline - now()))
+      : undefined;
+    const call: UpstreamCall = { request, model, signal: controller.signal, requestId: x.request.requestId };
+    let reply: CanonicalMessage | undefined;
+    try {
+      const upstream = deps.upstreams(model);
+      if (encoder) {
+        const accumulator = session ? new MessageAccumulator() : undefined;
+        const result = await relay({
+          events: upstream.stream(call),
+          encoder,
+          sink,
+          headers: { ...x.headers, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' },
+          pingIntervalMs: config.pingIntervalMs,
+          signal: controller.signal,
+          observe: accumulator
+            ? (event) => { x.usage.observe(event); accumulator.add(event); }
+            : (event) => x.usage.observe(event),
+        });
+        switch (result.state) {
+          case 'failed_before_start':
+            throw result.error;
+          case 'failed_mid_stream':
+            x.status = 200;
+            classify(x, result.error);
+            break;
+          case 'client_gone':
+            x.status = 200;
+            x.outcome = 'client_disconnected';
+            break;
+          default:
+            x.status = 200;
+            if (accumulator?.complete) reply = { role: 'assistant', content: accumulator.result().content };
+        }
+      } else {
+        const response = await withAbort(upstream.complete(call), controller.signal);
+        x.usage.set(response.usage);
+        x.usage.firstTokenAt = now();
+        reply = { role: 'assistant', content: response.content };
+        await send(sink, x, 200, renderComplete(response), { 'content-type': JSON_TYPE });
+      }
+    } finally {
+      if (deadline) clearTimeout(deadline);
+      sink.signal.removeEventListener('abort', onClientGone);
+      await recordTokens(x);
+    }
+    if (session && reply && reply.content.length > 0) await saveSession(x, session, [...session.history, ...newTurn, reply]);
+  }
+
+  async function loadSession(x: Exchange, request: CanonicalRequest): Promise<{ id: string; history: CanonicalMessage[] } | undefined> {
+    const id = x.request.headers['x-session-id'];
+    if (id === undefined) return undefined;
+    if (!SESSION_ID_PATTERN.test(id)) {
+      throw new ProxyError('invalid_request', 'x-session-id: must be 1-128 characters of letters, digits and . _ : -', { param: 'x-session-id' });
+    }
+    if (!deps.sessions) {
+      throw new ProxyError('invalid_request', 'x-session-id: sessions are not enabled on this proxy.', { param: 'x-session-id' });
+    }
+    x.sessionId = id;
+    let history: CanonicalMessage[];
+    try {
+      history = (await deps.sessions.load(x.identity!.id, id)) ?? [];
+    } catch {
+      throw new ProxyError('unavailable', 'The session store is unavailable; retry, or send the whole conversation without x-session-id.');
+    }
+    if (history.length > 0) request.messages = [...history, ...request.messages];
+    return { id, history };
+  }
+
+  async function saveSession(x: Exchange, session: { id: string }, messages: CanonicalMessage[]): Promise<void> {
+    try {
+      await deps.sessions!.save(x.identity!.id, session.id, messages);
+    } catch (err) {
+      deps.meter.warn('the session could not be saved', { requestId: x.request.requestId, sessionId: session.id, error: errorName(err) });
+    }
+  }
+
+  async function admit(x: Exchange): Promise<void> {
+    if (!deps.limiter || !config.rateLimits) return;
+    let decision;
+    try {
+      decision = await deps.limiter.admit(x.identity!.id, config.rateLimits);
+    } catch (err) {
+      x.limiterDegraded = true;
+      deps.meter.warn('the rate limiter is unavailable', { requestId: x.request.requestId, error: errorName(err), failureMode: config.limitFailureMode });
+      if (config.limitFailureMode === 'closed') throw new ProxyError('unavailable', 'Rate limiting is unavailable, and this proxy refuses requests until it is back.');
+      return;
+    }
+    if (decision.degraded) x.limiterDegraded = true;
+    if (decision.allowed) return;
+    if (decision.degraded) throw new ProxyError('unavailable', 'Rate limiting is unavailable, and this proxy refuses requests until it is back.');
+    const retryAfter = String(decision.retryAfterSeconds ?? 60);
+    const what = decision.limit === 'tokens_per_day' ? 'daily token quota' : decision.limit === 'tokens_per_minute' ? 'tokens-per-minute limit' : 'requests-per-minute limit';
+    x.outcome = 'rate_limited';
+    throw new ProxyError('rate_limit', `You have reached this proxy's ${what}; retry after ${retryAfter} seconds.`, {
+      headers: { 'retry-after': retryAfter },
+      code: 'rate_limit_exceeded',
+    });
+  }
+
+  async function recordTokens(x: Exchange): Promise<void> {
+    if (!deps.limiter || !config.rateLimits || !x.identity) return;
+    const tokens = x.usage.totalTokens;
+    if (tokens <= 0) return;
+    try {
+      await deps.limiter.recordTokens(x.identity.id, tokens);
+    } catch (err) {
+      x.limiterDegraded = true;
+      deps.meter.warn('the rate limiter could not record tokens', { requestId: x.request.requestId, error: errorName(err) });
+    }
+  }
+
+  function record(x: Exchange, end: number): RequestRecord {
+    const u = x.usage.usage;
+    const tokens = {
+      inputTokens: u.input_tokens,
+      outputTokens: u.output_tokens,
+      cacheReadInputTokens: u.cache_read_input_tokens ?? 0,
+      cacheWriteInputTokens: u.cache_creation_input_tokens ?? 0,
+    };
+    return {
+      requestId: x.request.requestId,
+      method: x.request.method,
+      path: x.request.path.length > 200 ? `${x.request.path.slice(0, 200)}…` : x.request.path,
+      route: x.route,
+      protocol: x.protocol,
+      status: x.status,
+      outcome: x.outcome,
+      identity: x.identity?.id,
+      model: x.model?.requested,
+      target: x.model?.target,
+      stream: x.stream,
+      ...tokens,
+      estimatedCost: estimateCost(tokens, x.model?.pricing),
+      timeToFirstTokenMs: x.usage.firstTokenAt === undefined ? undefined : x.usage.firstTokenAt - x.started,
+      durationMs: end - x.started,
+      error: x.error,
+      rateLimiterUnavailable: x.limiterDegraded || undefined,
+      sessionId: x.sessionId,
+      dropped: x.dropped,
+    };
+  }
+
+  return { handle };
+}
+
+async function send(sink: ResponseSink, x: Exchange, status: number, body: string | undefined, headers: Record<string, string>): Promise<void> {
+  x.status = status;
+  sink.start(status, { ...x.headers, ...headers });
+  if (body !== undefined) {
+    const wait = sink.write(body);
+    if (wait) await wait;
+  }
+  await sink.end();
+}
+
+async function sendError(sink: ResponseSink, x: Exchange, error: ProxyError): Promise<void> {
+  await send(sink, x, error.status(x.protocol), error.body(x.protocol), { 'content-type': JSON_TYPE, ...(error.options.headers ?? {}) });
+}
+
+function invalidField(error: { path: string; message: string }): ProxyError {
+  return new ProxyError('invalid_request', error.path ? `${error.path}: ${error.message}` : error.message, { param: error.path || undefined });
+}
+
+/** Sets the outcome and error message of an exchange from the error that ended it. */
+function classify(x: Exchange, error: ProxyError): void {
+  x.error = error.message;
+  if (x.outcome === 'rate_limited') return;
+  const upstream = error.options.upstream === true;
+  if (error.kind === 'rate_limit' && upstream) x.outcome = 'upstream_throttled';
+  else if (upstream || error.kind === 'bad_gateway' || error.kind === 'timeout') x.outcome = 'upstream_error';
+  else if (error.status('anthropic') >= 500) x.outcome = 'proxy_error';
+  else x.outcome = 'client_error';
+}
+
+function corsHeaders(allowed: readonly string[], origin: string | undefined): Record<string, string> {
+  if (allowed.length === 0 || !origin) return {};
+  const ok = allowed.includes('*') || allowed.includes(origin);
+  if (!ok) return {};
+  return {
+    'access-control-allow-origin': allowed.includes('*') ? '*' : origin,
+    'access-control-expose-headers': 'request-id, x-request-id, retry-after, x-token-count',
+    'vary': 'origin',
+  };
+}
+
+/** Rejects with the signal's reason when it aborts first (non-streamed calls, deadline and client disconnect). */
+function withAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}
+
+function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : 'unknown error';
+}
+
+/** A request id for runs without a Lambda context. */
+export function newRequestId(): string {
+  return `req_${randomUUID().replace(/-/g, '')}`;
+}

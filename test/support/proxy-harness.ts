@@ -1,0 +1,106 @@
+import type { CanonicalEvent, MessageResponse } from '../../lambda/shared/canonical';
+import type { LimitDecision, RateLimiter, RateLimits } from '../../lambda/shared/limits';
+import { MemoryRateLimiter } from '../../lambda/shared/memory-limiter';
+import { MemorySessionStore } from '../../lambda/shared/memory-sessions';
+import { createAuthenticator } from '../../lambda/streaming-proxy/auth/index';
+import { Catalogue } from '../../lambda/streaming-proxy/catalogue';
+import { loadConfig, type ProxyConfig } from '../../lambda/streaming-proxy/config';
+import type { ProxyRequest } from '../../lambda/streaming-proxy/http';
+import type { Meter, RequestRecord } from '../../lambda/streaming-proxy/metering';
+import { createProxy, type Proxy } from '../../lambda/streaming-proxy/pipeline';
+import { MockUpstream, type MockUpstreamOptions } from '../../lambda/streaming-proxy/upstream/mock';
+import type { Upstream, UpstreamCall } from '../../lambda/streaming-proxy/upstream/types';
+import { MemorySink } from './memory-sink';
+
+export const KEY = 'sk-test-key-0123456789abcdef';
+
+/** Records every upstream call, delegating to the mock. */
+export class RecordingUpstream implements Upstream {
+  public readonly kind = 'mock' as const;
+  public readonly calls: UpstreamCall[] = [];
+  public pulled = 0;
+  constructor(private readonly inner: MockUpstream) {}
+  public async *stream(call: UpstreamCall): AsyncGenerator<CanonicalEvent> {
+    this.calls.push(call);
+    for await (const e of this.inner.stream(call)) {
+      this.pulled++;
+      yield e;
+    }
+  }
+  public complete(call: UpstreamCall): Promise<MessageResponse> {
+    this.calls.push(call);
+    return this.inner.complete(call);
+  }
+  public countTokens(call: UpstreamCall): Promise<number> {
+    this.calls.push(call);
+    return this.inner.countTokens(call);
+  }
+}
+
+export class RecordingMeter implements Meter {
+  public readonly records: RequestRecord[] = [];
+  public readonly warnings: string[] = [];
+  public record(r: RequestRecord): void {
+    this.records.push(r);
+  }
+  public warn(message: string): void {
+    this.warnings.push(message);
+  }
+}
+
+export interface Harness {
+  proxy: Proxy;
+  upstream: RecordingUpstream;
+  meter: RecordingMeter;
+  config: ProxyConfig;
+  sessions: MemorySessionStore;
+}
+
+export function harness(env: Record<string, string> = {}, options: { mock?: MockUpstreamOptions; limiter?: RateLimiter } = {}): Harness {
+  const config = loadConfig({
+    PROXY_AUTH_MODE: 'api-keys',
+    PROXY_API_KEYS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbCdEf',
+    PROXY_CLAUDE_FALLBACK: 'none',
+    PROXY_SESSIONS: 'memory',
+    ...env,
+  });
+  const upstream = new RecordingUpstream(new MockUpstream(options.mock));
+  const meter = new RecordingMeter();
+  const sessions = new MemorySessionStore({ ttlSeconds: 60, maxBytes: 1_000_000 });
+  const authenticator = createAuthenticator(config.auth, { loadKeys: async () => JSON.stringify({ alice: KEY }) });
+  const catalogue = new Catalogue({
+    models: { replace: false, models: [{ id: 'mock-no-count', upstream: 'mock', target: 'mock.no-count', pricing: { inputPerMTok: 1, outputPerMTok: 2 } }] },
+    claudeFallback: config.claudeFallback,
+  });
+  const limiter = options.limiter ?? (config.rateLimits ? new MemoryRateLimiter() : undefined);
+  const proxy = createProxy({ config, catalogue, upstreams: () => upstream, authenticator, limiter, sessions: config.sessions === 'off' ? undefined : sessions, meter });
+  return { proxy, upstream, meter, config, sessions };
+}
+
+export function request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): ProxyRequest {
+  const [p, q] = path.split('?');
+  return {
+    method,
+    path: p,
+    query: new URLSearchParams(q ?? ''),
+    headers: { 'x-api-key': KEY, 'content-type': 'application/json', ...headers },
+    body: body === undefined ? Buffer.alloc(0) : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+    requestId: 'req_test_1',
+  };
+}
+
+export async function run(h: Harness, req: ProxyRequest, sink = new MemorySink(), deadline?: number): Promise<MemorySink> {
+  await h.proxy.handle(req, sink, deadline === undefined ? {} : { deadline });
+  expect(sink.misuse).toEqual([]);
+  expect(sink.ended).toBe(true);
+  return sink;
+}
+
+export class FailingLimiter implements RateLimiter {
+  public async admit(_identity: string, _limits: RateLimits): Promise<LimitDecision> {
+    throw new Error('connection refused');
+  }
+  public async recordTokens(): Promise<void> {
+    throw new Error('connection refused');
+  }
+}
