@@ -1,6 +1,2 @@
-export class Hello {
-  public sayHello() {
-    return 'hello, world!';
-  }
-}
+export * from './github-oidc-deployer';
 export * from './spa-frontend';

@@ -1,0 +1,2 @@
+export * from './github-oidc-deployer';
+export * from './trust-filter';
