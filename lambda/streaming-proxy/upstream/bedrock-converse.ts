@@ -442,7 +442,10 @@ export class BedrockConverseUpstream implements Upstream {
       for await (const event of response.stream) {
         control.activity();
         const events = translator.push(event);
-        for (const e of events) yield e;
+        for (const e of events) {
+          control.throwIfAborted();
+          yield e;
+        }
       }
       const tail = translator.end();
       completed = true;

@@ -50,6 +50,7 @@ export class BedrockInvokeUpstream implements Upstream {
             throw new UpstreamError('internal', `${WHAT} sent a chunk that is not JSON`);
           }
           const event = claudeEvent(raw, clientModel, WHAT);
+          control.throwIfAborted();
           if (event) yield event;
           continue;
         }

@@ -75,6 +75,7 @@ export class BedrockMessagesUpstream implements Upstream {
           throw new UpstreamError('internal', `${WHAT} sent an event that is not JSON`);
         }
         const event = claudeEvent(raw, clientModel, WHAT);
+        control.throwIfAborted();
         if (event) yield event;
       }
       completed = true;

@@ -64,6 +64,12 @@ export class CallControl {
     this.timer = setTimeout(() => this.abort(new UpstreamTimeout(`the stream was silent for ${ms} ms`)), ms);
   }
 
+  /** Throws the abort reason once the call has been aborted (checked before passing on each event, so events already
+   * decoded from a buffer are not delivered after an abort). */
+  throwIfAborted(): void {
+    if (this.controller.signal.aborted) throw this.controller.signal.reason;
+  }
+
   /** The call is over (success or failure): stop timers and listeners. */
   finish(): void {
     if (this.timer) clearTimeout(this.timer);

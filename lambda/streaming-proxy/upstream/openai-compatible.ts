@@ -8,6 +8,7 @@
  */
 import * as http from 'http';
 import * as https from 'https';
+import type { GetSecretValueCommand as GetSecretValueCommandType, SecretsManagerClient as SecretsManagerClientType } from '@aws-sdk/client-secrets-manager';
 import { CallControl, type UpstreamTimeouts } from './call-control';
 import { errorFromHttpResponse, kindForStatus, toUpstreamError } from './errors';
 import { readSse } from './sse';
@@ -361,7 +362,8 @@ export function fromOpenAIResponse(raw: unknown, clientModel: string, messageId:
 // Bearer keys from Secrets Manager
 // ---------------------------------------------------------------------------------------------------------------------
 
-/** Where secret values come from (the handler may share its own cached loader). */
+/** Where secret values come from (the handler may share its own cached loader). `get` returns the secret string as
+ * stored; the upstream takes the key out of it with bearerFromSecret. */
 export interface SecretSource {
   get(arn: string): Promise<string>;
 }
@@ -372,8 +374,7 @@ export interface SecretSource {
  */
 export class SecretsManagerSource implements SecretSource {
   private readonly cache = new Map<string, { value: Promise<string>; expires: number }>();
-  private client: Promise<{ send(command: unknown): Promise<{ SecretString?: string }> }> | undefined;
-  private command: (new (input: { SecretId: string }) => unknown) | undefined;
+  private sdk: { client: SecretsManagerClientType; GetSecretValueCommand: typeof GetSecretValueCommandType } | undefined;
 
   constructor(private readonly ttlMs = 300_000, private readonly region?: string) {}
 
@@ -388,16 +389,16 @@ export class SecretsManagerSource implements SecretSource {
   }
 
   private async load(arn: string): Promise<string> {
-    if (!this.client) {
-      this.client = import('@aws-sdk/client-secrets-manager').then((sdk) => {
-        this.command = sdk.GetSecretValueCommand as unknown as new (input: { SecretId: string }) => unknown;
-        return new sdk.SecretsManagerClient(this.region ? { region: this.region } : {}) as never;
-      });
+    if (!this.sdk) {
+      // Loaded on first use (a lazy require; esbuild keeps it lazy in the bundle).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const sdk = require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
+      const client = new sdk.SecretsManagerClient(this.region ? { region: this.region } : {});
+      this.sdk = { client, GetSecretValueCommand: sdk.GetSecretValueCommand };
     }
-    const client = await this.client;
-    const out = await client.send(new this.command!({ SecretId: arn }));
+    const out = await this.sdk.client.send(new this.sdk.GetSecretValueCommand({ SecretId: arn }));
     if (!out.SecretString) throw new UpstreamError('internal', 'the API key secret of an OpenAI-compatible model has no string value');
-    return bearerFromSecret(out.SecretString);
+    return out.SecretString;
   }
 }
 
@@ -449,7 +450,10 @@ export class OpenAICompatibleUpstream implements Upstream {
           throw new UpstreamError('internal', `${what} sent a chunk that is not JSON`);
         }
         const events = translator.push(chunk);
-        for (const e of events) yield e;
+        for (const e of events) {
+          control.throwIfAborted();
+          yield e;
+        }
       }
       const tail = translator.end();
       completed = true;
@@ -500,7 +504,7 @@ export class OpenAICompatibleUpstream implements Upstream {
     if (model.apiKeySecretArn) {
       let key: string;
       try {
-        key = await this.secrets.get(model.apiKeySecretArn);
+        key = bearerFromSecret(await this.secrets.get(model.apiKeySecretArn));
       } catch (err) {
         const e = toUpstreamError(err, 'Secrets Manager');
         throw new UpstreamError('internal', `cannot read the API key for model ${model.id}: ${e.message}`);
