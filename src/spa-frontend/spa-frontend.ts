@@ -1,4 +1,5 @@
 import {
+  Annotations,
   Arn,
   ArnFormat,
   Aws,
@@ -365,6 +366,12 @@ export class SpaFrontend extends Construct {
     if (props.api && this.apiPathPattern) {
       const api = apiOrigin(props.api);
       apiSigned = api.signed;
+      if (api.signed) {
+        Annotations.of(this).addWarningV2('cdk-serverless-llm:spaFrontendSignedApi',
+          'api.proxy uses a function URL with AWS_IAM auth, so CloudFront signs requests to it with Origin Access Control: the API ' +
+          'then sees only CloudFront\'s identity and anyone who can load the site can call it (attach a web ACL or your own auth), ' +
+          'and clients must send x-amz-content-sha256 with every POST body. Use API-key or JWT auth on the proxy for per-user access.');
+      }
       additionalBehaviors[this.apiPathPattern] = {
         origin: api.origin,
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,

@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vm from 'vm';
 import { App, Duration, RemovalPolicy, Stack, StackProps, Stage } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
@@ -351,6 +351,14 @@ describe('api', () => {
     const origin = config.Origins.find((o: any) => o.Id === config.CacheBehaviors[0].TargetOriginId);
     expect(origin.OriginAccessControlId).toBeDefined();
     expect(configJson(site)).toEqual({ apiBaseUrl: '/api', apiPayloadSigning: 'sha256' });
+    Annotations.fromStack(stack).hasWarning('/Web/Site', Match.stringLikeRegexp('anyone who can load the site can call it'));
+  });
+
+  test('warns about nothing for a function URL with its own auth', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Web', { env: US_EAST_1 });
+    new SpaFrontend(stack, 'Site', { api: { proxy: functionUrlBackend(app) } });
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('anyone who can load the site can call it'))).toEqual([]);
   });
 
   test('calls a REST API on its stage', () => {
