@@ -438,13 +438,14 @@ export class SpaFrontend extends Construct {
   }
 
   /**
-   * Grants what a CI job needs to publish the site by hand: read, write and delete files in the bucket (and use its
-   * KMS key) and create invalidations on the distribution.
+   * Grants what a CI job needs to publish the site by hand (`aws s3 sync --delete`, then
+   * `aws cloudfront create-invalidation` and `wait invalidation-completed`): read, write and delete files in the bucket
+   * (and use its KMS key), and create and read invalidations of this distribution only.
    */
   public grantDeploy(grantee: iam.IGrantable): iam.Grant {
     this.bucket.grantReadWrite(grantee);
     this.bucket.grantDelete(grantee);
-    return this.distribution.grantCreateInvalidation(grantee);
+    return this.distribution.grant(grantee, 'cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation');
   }
 
   private createLogBucket(props: SpaFrontendProps, removalPolicy: RemovalPolicy): s3.Bucket {
