@@ -11,7 +11,7 @@
  *
  * See docs/runtime-contract.md and upstream/types.ts.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { ModelEntry, ModelPricing, ResolvedModel, UpstreamKind } from './upstream/types';
 
 /** How `claude-*` names that are not in the catalogue map to Bedrock ids (PROXY_CLAUDE_FALLBACK). */
@@ -354,59 +354,58 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
 
-const nonNegative = z.number().finite().nonnegative();
-const pricingSchema = z.strictObject({
-  inputPerMTok: nonNegative,
-  outputPerMTok: nonNegative,
-  cacheWritePerMTok: nonNegative.optional(),
-  cacheReadPerMTok: nonNegative.optional(),
-});
-const httpUrl = z.string().refine((value) => {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}, 'must be an http:// or https:// URL');
+/** Built on first use (zod/mini, small in the bundle; nothing is built at module load). */
+let modelsEnvSchema: ReturnType<typeof buildSchema> | undefined;
 
-const entrySchema = z.strictObject({
-  id: z.string().max(200).regex(NAME, 'must be a model name without spaces'),
-  aliases: z.array(z.string().max(200).regex(NAME, 'must be a model name without spaces')).optional(),
-  upstream: z.enum(['bedrock-invoke', 'bedrock-messages', 'bedrock-converse', 'openai-compatible', 'mock']),
-  target: z.string().min(1).max(2048),
-  displayName: z.string().max(200).optional(),
-  pricing: pricingSchema.optional(),
-  region: z.string().regex(REGION, 'must be an AWS region such as us-east-1').optional(),
-  failover: z.strictObject({
-    region: z.string().regex(REGION, 'must be an AWS region such as us-west-2').optional(),
-    target: z.string().min(1).max(2048).optional(),
-  }).refine((f) => f.region !== undefined || f.target !== undefined, 'needs a region or a target').optional(),
-  countTokens: z.boolean().optional(),
-  baseUrl: httpUrl.optional(),
-  apiKeySecretArn: z.string().regex(SECRET_ARN, 'must be a Secrets Manager secret ARN').optional(),
-  maxOutputTokens: z.number().int().positive().optional(),
-  contextWindow: z.number().int().positive().optional(),
-}).superRefine((entry, ctx) => {
-  const openai = entry.upstream === 'openai-compatible';
-  if (openai && !entry.baseUrl) {
-    ctx.addIssue({ code: 'custom', path: ['baseUrl'], message: 'is required for the openai-compatible upstream' });
-  }
-  if (!openai && entry.baseUrl) {
-    ctx.addIssue({ code: 'custom', path: ['baseUrl'], message: 'is only used by the openai-compatible upstream' });
-  }
-  if (!openai && entry.apiKeySecretArn) {
-    ctx.addIssue({ code: 'custom', path: ['apiKeySecretArn'], message: 'is only used by the openai-compatible upstream' });
-  }
-  if (openai && (entry.region || entry.failover?.region)) {
-    ctx.addIssue({ code: 'custom', path: ['region'], message: 'regions apply to Bedrock upstreams only' });
-  }
-});
+function buildSchema() {
+  const nonNegative = () => z.number().check(z.nonnegative());
+  const name = () => z.string().check(z.maxLength(200), z.regex(NAME, 'must be a model name without spaces'));
+  const region = (example: string) => z.string().check(z.regex(REGION, `must be an AWS region such as ${example}`));
+  const target = () => z.string().check(z.minLength(1), z.maxLength(2048));
+  const httpUrl = z.string().check(z.refine((value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http:// or https:// URL'));
 
-const modelsEnvSchema = z.strictObject({
-  replace: z.boolean().optional(),
-  models: z.array(entrySchema),
-});
+  const pricing = z.strictObject({
+    inputPerMTok: nonNegative(),
+    outputPerMTok: nonNegative(),
+    cacheWritePerMTok: z.optional(nonNegative()),
+    cacheReadPerMTok: z.optional(nonNegative()),
+  });
+
+  const failover = z.strictObject({ region: z.optional(region('us-west-2')), target: z.optional(target()) })
+    .check(z.refine((f) => f.region !== undefined || f.target !== undefined, 'needs a region or a target'));
+
+  const entry = z.strictObject({
+    id: name(),
+    aliases: z.optional(z.array(name())),
+    upstream: z.enum(['bedrock-invoke', 'bedrock-messages', 'bedrock-converse', 'openai-compatible', 'mock']),
+    target: target(),
+    displayName: z.optional(z.string().check(z.maxLength(200))),
+    pricing: z.optional(pricing),
+    region: z.optional(region('us-east-1')),
+    failover: z.optional(failover),
+    countTokens: z.optional(z.boolean()),
+    baseUrl: z.optional(httpUrl),
+    apiKeySecretArn: z.optional(z.string().check(z.regex(SECRET_ARN, 'must be a Secrets Manager secret ARN'))),
+    maxOutputTokens: z.optional(z.number().check(z.int(), z.positive())),
+    contextWindow: z.optional(z.number().check(z.int(), z.positive())),
+  }).check(z.superRefine((e, ctx) => {
+    const openai = e.upstream === 'openai-compatible';
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message, input: e });
+    if (openai && !e.baseUrl) issue('baseUrl', 'is required for the openai-compatible upstream');
+    if (!openai && e.baseUrl) issue('baseUrl', 'is only used by the openai-compatible upstream');
+    if (!openai && e.apiKeySecretArn) issue('apiKeySecretArn', 'is only used by the openai-compatible upstream');
+    if (openai && (e.region || e.failover?.region)) issue('region', 'regions apply to Bedrock upstreams only');
+  }));
+
+  return z.strictObject({ replace: z.optional(z.boolean()), models: z.array(entry) });
+}
 
 /**
  * Parses and validates PROXY_MODELS. Throws an Error whose message names the variable and the offending entry.
@@ -418,6 +417,7 @@ export function parseModelsEnv(json: string): ModelsConfig {
   } catch (err) {
     throw new Error(`PROXY_MODELS is not valid JSON: ${(err as Error).message}`);
   }
+  modelsEnvSchema ??= buildSchema();
   const parsed = modelsEnvSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
