@@ -1,2 +1,3 @@
 export * from './github-oidc-deployer';
 export * from './spa-frontend';
+export * from './streaming-llm-proxy';

@@ -1,0 +1,7 @@
+export * from './auth';
+export * from './endpoint';
+export * from './models';
+export * from './options';
+export * from './session-store';
+export * from './streaming-llm-proxy';
+export * from './web-acl';

@@ -1,0 +1,33 @@
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { ProxyAuthMode } from './auth';
+
+// Types shared between the construct and its option classes; not part of the public API (not re-exported).
+
+/**
+ * What an auth mode contributes to the proxy once bound.
+ *
+ * @internal
+ */
+export interface BoundProxyAuth {
+  readonly mode: ProxyAuthMode;
+  /** Runtime environment (never a secret value). */
+  readonly environment: Record<string, string>;
+  /** The API-key secret the function may read (api-keys mode). */
+  readonly secret?: secretsmanager.ISecret;
+  /** True when the endpoint itself authenticates the caller (SigV4). */
+  readonly endpointIam: boolean;
+}
+
+/**
+ * Settings the proxy passes when it creates a web ACL.
+ *
+ * @internal
+ */
+export interface WebAclContext {
+  readonly wafScope: 'REGIONAL' | 'CLOUDFRONT';
+  readonly logRetention: logs.RetentionDays;
+  readonly encryptionKey?: kms.IKey;
+}
+
