@@ -22,7 +22,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
 
-  cdkVersion: '2.276.0',
+  // The lowest aws-cdk-lib the library supports, and the one it is built and tested with. Every jsii package depends on
+  // aws-cdk-lib of its own language at this version or later, and the binding smoke tests install exactly this version
+  // from PyPI, Maven Central and the Go module proxy, so it must be a release all three serve on the build machines
+  // (their mirrors lag npm; Maven Central's version list there ends at 2.263.0).
+  cdkVersion: '2.263.0',
   constructsVersion: '10.8.1',
   jsiiVersion: '~6.0.0',
 
@@ -91,6 +95,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
 // npm overrides: the registry serves the non-linux bindings of unrs-resolver only at 1.12.2,
 // and without this `npm ci` fails on a lockfile made on linux.
 project.package.addPackageResolutions('unrs-resolver@1.12.2');
+// The Go module jsii-pacmak generates requires aws-cdk-lib's own dependencies at the versions installed here. Keep them at
+// the versions aws-cdk-lib 2.263.0 was released with (the ones its Go module requires), which the Go module proxy serves.
+project.package.file.addOverride('overrides.aws-cdk-lib', {
+  '@aws-cdk/cloud-assembly-schema': '54.11.0',
+  '@aws-cdk/asset-node-proxy-agent-v6': '2.1.2',
+});
 
 // lambda/, bench/, build-tools/ and examples/ are TypeScript compiled by ts-jest/ts-node/esbuild, not by jsii.
 for (const dir of ['lambda', 'bench', 'build-tools', 'examples']) {
