@@ -101,17 +101,17 @@ export class UsageTracker {
   }
 }
 
-/** The Lambda meter: Powertools Logger (JSON log line) and Metrics (EMF), one flush per request. */
+/**
+ * The Lambda meter: Powertools Logger (JSON log line) and Metrics (EMF), one flush per request. Powertools is loaded
+ * and set up on the first record, which is written after the response has ended, so it adds nothing to the init
+ * time or to the first response.
+ */
 export function createPowertoolsMeter(options: { serviceName: string; namespace: string; logLevel: string }): Meter {
-  // Loaded here, not at module level, so tests and the dev server that use another meter never load Powertools.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Logger } = require('@aws-lambda-powertools/logger') as typeof import('@aws-lambda-powertools/logger');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Metrics, MetricUnit } = require('@aws-lambda-powertools/metrics') as typeof import('@aws-lambda-powertools/metrics');
-  const logger = new Logger({ serviceName: options.serviceName, logLevel: options.logLevel as 'INFO' });
-  const metrics = new Metrics({ serviceName: options.serviceName, namespace: options.namespace });
+  let sinks: ReturnType<typeof powertools> | undefined;
+  const get = () => (sinks ??= powertools(options));
   return {
     record(r: RequestRecord): void {
+      const { logger, metrics, MetricUnit } = get();
       logger.info('request', { ...r });
       metrics.addMetric('Requests', MetricUnit.Count, 1);
       metrics.addMetric('InputTokens', MetricUnit.Count, r.inputTokens);
@@ -133,9 +133,20 @@ export function createPowertoolsMeter(options: { serviceName: string; namespace:
       metrics.publishStoredMetrics();
     },
     warn(message: string, details?: Record<string, unknown>): void {
-      logger.warn(message, { ...(details ?? {}) });
+      get().logger.warn(message, { ...(details ?? {}) });
     },
   };
+}
+
+function powertools(options: { serviceName: string; namespace: string; logLevel: string }) {
+  // require, not import(): esbuild keeps it lazy in the bundle, and it also runs under jest's CommonJS loader.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Logger } = require('@aws-lambda-powertools/logger') as typeof import('@aws-lambda-powertools/logger');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Metrics, MetricUnit } = require('@aws-lambda-powertools/metrics') as typeof import('@aws-lambda-powertools/metrics');
+  const logger = new Logger({ serviceName: options.serviceName, logLevel: options.logLevel as 'INFO' });
+  const metrics = new Metrics({ serviceName: options.serviceName, namespace: options.namespace });
+  return { logger, metrics, MetricUnit };
 }
 
 /** The dev server's meter: one line per request on the given writer. */

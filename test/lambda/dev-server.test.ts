@@ -1,0 +1,214 @@
+/**
+ * The official Anthropic and OpenAI SDKs against the dev server (the real handler over the awslambda shim, on the
+ * mock upstream). Every stream must be accepted by the SDKs' own parsers.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { startDevServer, usage, type DevServer } from '../../lambda/dev-server/server';
+
+const KEY = 'sk-dev-test-key-0123456789';
+const MODEL = 'claude-sonnet-4-5';
+const weather = {
+  name: 'get_weather',
+  description: 'Current weather for a city',
+  input_schema: { type: 'object' as const, properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } }, required: ['city', 'unit'] },
+};
+
+describe('dev server with the official SDKs', () => {
+  let server: DevServer;
+  const lines: string[] = [];
+  let anthropic: Anthropic;
+  let openai: OpenAI;
+
+  beforeAll(async () => {
+    server = await startDevServer({ port: 0, apiKey: KEY, log: (l) => lines.push(l), env: { PROXY_PING_INTERVAL_MS: '200' } });
+    anthropic = new Anthropic({ baseURL: server.url, apiKey: KEY, maxRetries: 0 });
+    openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: KEY, maxRetries: 0 });
+  });
+  afterAll(() => server.close());
+
+  test('prints how to point Claude Code and the SDKs at it', () => {
+    const text = usage(server);
+    expect(text).toContain(`ANTHROPIC_BASE_URL=${server.url}`);
+    expect(text).toContain(`baseURL: '${server.url}/v1'`);
+    expect(text).toContain(KEY);
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  test('Anthropic messages.stream() with tools and thinking: events and finalMessage()', async () => {
+    const stream = anthropic.messages.stream({
+      model: MODEL,
+      max_tokens: 4096,
+      thinking: { type: 'enabled', budget_tokens: 1024 },
+      tools: [weather],
+      messages: [{ role: 'user', content: 'What is the weather in Paris? Use get_weather.' }],
+    });
+    const seen = new Set<string>();
+    let thinking = '';
+    let signature = '';
+    let json = '';
+    stream.on('streamEvent', (e) => {
+      seen.add(e.type);
+    });
+    stream.on('thinking', (delta) => { thinking += delta; });
+    stream.on('signature', (s) => { signature = s; });
+    stream.on('inputJson', (delta) => { json += delta; });
+    const message = await stream.finalMessage();
+    expect([...seen]).toEqual(expect.arrayContaining(['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']));
+    expect(message.model).toBe(MODEL);
+    expect(message.stop_reason).toBe('tool_use');
+    expect(message.content.map((b) => b.type)).toEqual(['thinking', 'text', 'tool_use']);
+    const [thought, , toolUse] = message.content;
+    expect(thought).toMatchObject({ type: 'thinking', thinking, signature });
+    expect(signature.length).toBeGreaterThan(20);
+    expect(toolUse).toMatchObject({ type: 'tool_use', name: 'get_weather', input: { city: 'mock', unit: 'celsius' } });
+    expect(JSON.parse(json)).toEqual((toolUse as Anthropic.ToolUseBlock).input);
+    expect(message.usage.input_tokens).toBeGreaterThan(0);
+
+    // The tool-result turn, with the thinking block sent back as Claude requires.
+    const followUp = await anthropic.messages.stream({
+      model: MODEL,
+      max_tokens: 4096,
+      thinking: { type: 'enabled', budget_tokens: 1024 },
+      tools: [weather],
+      messages: [
+        { role: 'user', content: 'What is the weather in Paris? Use get_weather.' },
+        { role: 'assistant', content: message.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: (toolUse as Anthropic.ToolUseBlock).id, content: '18 degrees and sunny' }] },
+      ],
+    }).finalMessage();
+    expect(followUp.stop_reason).toBe('end_turn');
+    expect(followUp.content[1]).toMatchObject({ type: 'text', text: expect.stringContaining('18 degrees and sunny') });
+  });
+
+  test('Anthropic messages.create() without streaming, count_tokens and models.list()', async () => {
+    const message = await anthropic.messages.create({ model: MODEL, max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }], stop_sequences: ['proxy'] });
+    expect(message.stop_reason).toBe('stop_sequence');
+    expect(message.stop_sequence).toBe('proxy');
+    const count = await anthropic.messages.countTokens({ model: MODEL, messages: [{ role: 'user', content: 'Hello there' }] });
+    expect(count.input_tokens).toBeGreaterThan(0);
+    const models = [];
+    for await (const m of anthropic.models.list({ limit: 5 })) models.push(m.id);
+    expect(models).toContain(MODEL);
+    expect(models.length).toBeGreaterThan(5); // the SDK followed has_more / last_id
+    const one = await anthropic.models.retrieve(MODEL);
+    expect(one.id).toBe(MODEL);
+  });
+
+  test('Anthropic errors arrive as the SDK error classes, before and after the first byte', async () => {
+    const wrongKey = new Anthropic({ baseURL: server.url, apiKey: 'sk-wrong-0123456789abcdef', maxRetries: 0 });
+    await expect(wrongKey.messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] })).rejects.toBeInstanceOf(Anthropic.AuthenticationError);
+    await expect(anthropic.messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: '[[mock: error=throttling]]' }], stream: true }))
+      .rejects.toBeInstanceOf(Anthropic.RateLimitError);
+    const mid = anthropic.messages.stream({ model: MODEL, max_tokens: 100, messages: [{ role: 'user', content: '[[mock: error=overloaded after=4]]' }] });
+    const err = await mid.finalMessage().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    expect((err as InstanceType<typeof Anthropic.APIError>).error).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'mock upstream: simulated overloaded error' } });
+    await expect(anthropic.messages.create({ model: MODEL, max_tokens: 0, messages: [] })).rejects.toBeInstanceOf(Anthropic.BadRequestError);
+  });
+
+  test('OpenAI chat.completions.create({ stream: true, tools }) with include_usage', async () => {
+    const stream = await openai.chat.completions.create({
+      model: MODEL,
+      stream: true,
+      stream_options: { include_usage: true },
+      tools: [{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: weather.input_schema } }],
+      messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Weather in Rome? Call get_weather.' }],
+    });
+    let content = '';
+    const calls: Record<number, { id?: string; name?: string; args: string }> = {};
+    let finish: string | null = null;
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      expect(chunk.object).toBe('chat.completion.chunk');
+      expect(chunk.model).toBe(MODEL);
+      if (chunk.usage) usage = chunk.usage;
+      const choice = chunk.choices[0];
+      if (!choice) continue;
+      content += choice.delta.content ?? '';
+      for (const call of choice.delta.tool_calls ?? []) {
+        const c = (calls[call.index] ??= { args: '' });
+        if (call.id) c.id = call.id;
+        if (call.function?.name) c.name = call.function.name;
+        c.args += call.function?.arguments ?? '';
+      }
+      finish = choice.finish_reason ?? finish;
+    }
+    expect(content).toBe('I will call the get_weather tool.');
+    expect(finish).toBe('tool_calls');
+    expect(calls[0]).toMatchObject({ id: expect.stringMatching(/^toolu_mock_/), name: 'get_weather' });
+    expect(JSON.parse(calls[0].args)).toEqual({ city: 'mock', unit: 'celsius' });
+    expect(usage!.total_tokens).toBe(usage!.prompt_tokens + usage!.completion_tokens);
+
+    const answer = await openai.chat.completions.create({
+      model: MODEL,
+      tools: [{ type: 'function', function: { name: 'get_weather', parameters: weather.input_schema } }],
+      messages: [
+        { role: 'user', content: 'Weather in Rome? Call get_weather.' },
+        { role: 'assistant', content: null, tool_calls: [{ id: calls[0].id!, type: 'function', function: { name: 'get_weather', arguments: calls[0].args } }] },
+        { role: 'tool', tool_call_id: calls[0].id!, content: '25 degrees' },
+      ],
+    });
+    expect(answer.choices[0].finish_reason).toBe('stop');
+    expect(answer.choices[0].message.content).toContain('25 degrees');
+  });
+
+  test('OpenAI images, models.list() and errors', async () => {
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+    const completion = await openai.chat.completions.create({
+      model: MODEL,
+      max_completion_tokens: 20,
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Describe' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } }] }],
+    });
+    expect(completion.choices[0].finish_reason).toBe('length');
+    expect(completion.usage!.completion_tokens).toBe(20);
+    expect(completion.choices[0].message.content).toMatch(/^Mock reply to "Describe"/);
+    const ids = [];
+    for await (const m of openai.models.list()) ids.push(m.id);
+    expect(ids).toContain(MODEL);
+    await expect(openai.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: '[[mock: error=overloaded]]' }] }))
+      .rejects.toMatchObject({ status: 503, error: { type: 'server_error', code: 'overloaded' } });
+    await expect(openai.chat.completions.create({ model: MODEL, messages: [], n: 1 })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    const broken = await openai.chat.completions.create({ model: MODEL, stream: true, messages: [{ role: 'user', content: '[[mock: error=internal after=5]]' }] });
+    await expect((async () => { for await (const _ of broken) { /* drain */ } })()).rejects.toBeInstanceOf(OpenAI.APIError);
+  });
+
+  test('streams incrementally: the first event arrives long before the last', async () => {
+    const started = Date.now();
+    let first: number | undefined;
+    const stream = anthropic.messages.stream({ model: MODEL, max_tokens: 1000, messages: [{ role: 'user', content: '[[mock: words=40 delay=40]]' }] });
+    stream.on('text', () => { first ??= Date.now() - started; });
+    await stream.finalMessage();
+    const total = Date.now() - started;
+    expect(total).toBeGreaterThan(400);
+    expect(first!).toBeLessThan(total / 3);
+  });
+
+  test('keeps a session across SDK calls with x-session-id', async () => {
+    const withSession = new Anthropic({ baseURL: server.url, apiKey: KEY, maxRetries: 0, defaultHeaders: { 'x-session-id': 'sdk-session' } });
+    await withSession.messages.create({ model: MODEL, max_tokens: 50, messages: [{ role: 'user', content: 'First turn' }] });
+    const second = await withSession.messages.create({ model: MODEL, max_tokens: 50, messages: [{ role: 'user', content: 'Second turn' }] });
+    expect(second.usage.input_tokens).toBeGreaterThan(
+      (await anthropic.messages.countTokens({ model: MODEL, messages: [{ role: 'user', content: 'Second turn' }] })).input_tokens,
+    );
+  });
+
+  test('logs each request on one line, without the key', async () => {
+    lines.length = 0;
+    await anthropic.messages.create({ model: MODEL, max_tokens: 20, messages: [{ role: 'user', content: 'log me' }] });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/ POST \/v1\/messages 200 claude-sonnet-4-5 json in=\d+ out=\d+ ttft=\d+ms \d+ms id=dev$/);
+    expect(lines.join('\n')).not.toContain(KEY);
+  });
+
+  test('stops the upstream when the client aborts', async () => {
+    lines.length = 0;
+    const controller = new AbortController();
+    const stream = anthropic.messages.stream({ model: MODEL, max_tokens: 5000, messages: [{ role: 'user', content: '[[mock: words=2000 delay=10]]' }] }, { signal: controller.signal });
+    let n = 0;
+    stream.on('text', () => { if (++n === 3) controller.abort(); });
+    await stream.done().catch(() => undefined);
+    for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(lines[0]).toMatch(/client_disconnected/);
+  });
+});
