@@ -12,9 +12,9 @@ const SIGNED_AT = new Date('2026-01-15T12:00:00Z');
 function expectedSignature(token: string, secretAccessKey: string, region: string): string {
   const [hostAndPath, query] = token.split('?');
   const host = hostAndPath.replace(/\/$/, '');
-  const params = query.split('&').map((p) => p.split('=') as [string, string]).filter(([k]) => k !== 'X-Amz-Signature');
-  const canonicalQuery = params.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join('&');
-  const amzDate = decodeURIComponent(params.find(([k]) => k === 'X-Amz-Date')![1]);
+  const pairs = query.split('&').map((p) => p.split('=') as [string, string]).filter(([k]) => k !== 'X-Amz-Signature');
+  const canonicalQuery = pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join('&');
+  const amzDate = decodeURIComponent(pairs.find(([k]) => k === 'X-Amz-Date')![1]);
   const day = amzDate.slice(0, 8);
   const emptyPayloadHash = createHash('sha256').update('').digest('hex');
   const canonicalRequest = ['GET', '/', canonicalQuery, `host:${host}`, '', 'host', emptyPayloadHash].join('\n');
@@ -50,7 +50,10 @@ describe('ElastiCache IAM auth tokens (offline)', () => {
 
   test('carry the session token of temporary credentials', async () => {
     const signer = new IamTokenSigner({
-      userId: 'proxy-user', cacheName: 'sessions-rg', region: 'us-east-1', now: () => SIGNED_AT,
+      userId: 'proxy-user',
+      cacheName: 'sessions-rg',
+      region: 'us-east-1',
+      now: () => SIGNED_AT,
       credentials: { ...credentials, sessionToken: 'session/token+with=chars' },
     });
     const token = await signer.token();
@@ -63,7 +66,10 @@ describe('ElastiCache IAM auth tokens (offline)', () => {
     let now = SIGNED_AT.getTime();
     let resolved = 0;
     const signer = new IamTokenSigner({
-      userId: 'u', cacheName: 'c', region: 'us-east-1', now: () => new Date(now),
+      userId: 'u',
+      cacheName: 'c',
+      region: 'us-east-1',
+      now: () => new Date(now),
       credentials: async () => {
         resolved += 1;
         return { ...credentials, expiration: new Date(SIGNED_AT.getTime() + 60 * 60_000) };
@@ -85,7 +91,10 @@ describe('ElastiCache IAM auth tokens (offline)', () => {
     let shortNow = SIGNED_AT.getTime();
     let shortResolved = 0;
     const short = new IamTokenSigner({
-      userId: 'u', cacheName: 'c', region: 'us-east-1', now: () => new Date(shortNow),
+      userId: 'u',
+      cacheName: 'c',
+      region: 'us-east-1',
+      now: () => new Date(shortNow),
       credentials: async () => {
         shortResolved += 1;
         return { ...credentials, expiration: new Date(shortNow + 2 * 60_000) };

@@ -47,7 +47,9 @@ function proxyConnection(): { connection: RedisConnection; provider: SecretToken
 }
 
 async function accepted(password: string): Promise<boolean> {
-  const connection = new RedisConnection({ host: server.host, port: server.port, tls: clientTls(server), credentials: { get: async () => ({ password }) } });
+  const connection = new RedisConnection({
+    host: server.host, port: server.port, tls: clientTls(server), credentials: { get: async () => ({ password }) },
+  });
   try {
     return (await connection.run((c) => c.ping())) === 'PONG';
   } catch {

@@ -1,0 +1,3 @@
+export * from './auth';
+export * from './engine';
+export * from './vpc-redis-sessions';
