@@ -29,6 +29,13 @@ export function acknowledgeNag(scope: IConstruct, ...acknowledgements: NagAcknow
         `A cdk-nag acknowledgement of '${ack.id}' on ${scope.node.path} needs a specific reason (at least ${MIN_REASON_LENGTH} characters).`,
       );
     }
-    Validations.of(scope).acknowledge({ id: ack.id, reason: ack.reason.trim() });
+    if (ack.id.split('::').length > 2) {
+      // aws-cdk-lib 2.263 rejects ids with more than one '::', which cdk-nag finding ids such as
+      // `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:...]` have; record the acknowledgement in the metadata entry
+      // that Validations.acknowledge writes and cdk-nag reads.
+      scope.node.addMetadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, { [ack.id]: ack.reason.trim() });
+    } else {
+      Validations.of(scope).acknowledge({ id: ack.id, reason: ack.reason.trim() });
+    }
   }
 }
