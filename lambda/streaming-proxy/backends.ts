@@ -4,6 +4,7 @@
  * across instances.
  */
 import type { RateLimiter } from '../shared/limits';
+import type { RedisBackends } from '../shared/redis';
 import { MemoryRateLimiter } from '../shared/memory-limiter';
 import { MemorySessionStore } from '../shared/memory-sessions';
 import type { SessionStore } from '../shared/sessions';
@@ -16,27 +17,44 @@ export interface Backends {
   readonly sessions?: SessionStore;
 }
 
-export function createBackends(config: ProxyConfig): Backends {
-  return { limiter: limiter(config), sessions: sessions(config) };
+export function createBackends(config: ProxyConfig, warn?: (message: string, details: Record<string, unknown>) => void): Backends {
+  const redis = config.limitStore === 'redis' || config.sessions === 'redis' ? redisBackends(config, warn) : undefined;
+  return { limiter: limiter(config, redis), sessions: sessions(config, redis) };
 }
 
-function limiter(config: ProxyConfig): RateLimiter | undefined {
+/**
+ * One Redis connection (reused across invocations) for the limiter and the session store. lambda/shared/redis is
+ * loaded only when configured, so the in-memory setup does not initialise the Redis client.
+ */
+function redisBackends(config: ProxyConfig, warn?: (message: string, details: Record<string, unknown>) => void): RedisBackends {
+  if (!config.redis) throw new ConfigError('REDIS_HOST', 'is required when PROXY_LIMIT_STORE or PROXY_SESSIONS is redis');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { connectionConfig, createRedisBackends } = require('../shared/redis') as typeof import('../shared/redis');
+  return createRedisBackends(connectionConfig(config.redis, config.region), {
+    failureMode: config.limitFailureMode,
+    sessionTtlSeconds: config.sessionTtlSeconds,
+    sessionMaxBytes: config.sessionMaxBytes,
+    onUnavailable: (error, operation) => warn?.('Redis is unavailable to the rate limiter', { operation, error: (error as Error)?.message }),
+  });
+}
+
+function limiter(config: ProxyConfig, redis?: RedisBackends): RateLimiter | undefined {
   if (!config.rateLimits) return undefined;
   switch (config.limitStore) {
     case 'memory':
       return new MemoryRateLimiter();
-    default:
-      throw new ConfigError('PROXY_LIMIT_STORE', 'the redis limit store is not available in this build of the proxy runtime');
+    case 'redis':
+      return redis!.limiter;
   }
 }
 
-function sessions(config: ProxyConfig): SessionStore | undefined {
+function sessions(config: ProxyConfig, redis?: RedisBackends): SessionStore | undefined {
   switch (config.sessions) {
     case 'off':
       return undefined;
     case 'memory':
       return new MemorySessionStore({ ttlSeconds: config.sessionTtlSeconds, maxBytes: config.sessionMaxBytes });
-    default:
-      throw new ConfigError('PROXY_SESSIONS', 'the redis session store is not available in this build of the proxy runtime');
+    case 'redis':
+      return redis!.sessions;
   }
 }

@@ -10,6 +10,7 @@
  * - A reply that says the node can no longer take writes (a failover demoted it) drops the connection, so the next
  *   operation resolves the primary endpoint again.
  */
+import { isIP } from 'net';
 import { createClient, ErrorReply } from 'redis';
 import type { RedisConnectionConfig } from './config';
 import { IamTokenSigner } from './iam-token';
@@ -57,7 +58,8 @@ function newClient(options: RedisConnectionOptions, onReconnectDelay: (retries: 
   const tlsOptions = tls === true || typeof tls === 'object'
     ? {
       tls: true as const,
-      servername: (typeof tls === 'object' ? tls.servername : undefined) ?? options.host,
+      // SNI carries host names only; for an IP address the certificate is checked against the address itself.
+      servername: (typeof tls === 'object' ? tls.servername : undefined) ?? (isIP(options.host) ? undefined : options.host),
       ...(typeof tls === 'object' && tls.ca ? { ca: tls.ca } : {}),
     }
     : { tls: false as const };
