@@ -1,5 +1,7 @@
-import { Aws, Fn } from 'aws-cdk-lib';
+import { Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
+import { IConstruct } from 'constructs';
 import { isBedrockUpstream, parseBedrockTarget, upstreamOf } from './catalogue';
 import { ProxyModel } from './models';
 import { ClaudeFallback } from './options';
@@ -7,23 +9,33 @@ import { ClaudeFallback } from './options';
 /** The Bedrock actions the runtime uses. Converse and ConverseStream authorize as InvokeModel(WithResponseStream). */
 export const BEDROCK_ACTIONS = ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream', 'bedrock:CountTokens'];
 
-/** Placeholders in ARN templates, rendered either as CloudFormation pseudo parameters or as cdk-nag prints them. */
-const PARTITION = '{partition}';
-const ACCOUNT = '{account}';
-
 /**
- * The Bedrock resource ARN templates the proxy may invoke: every catalogue target's inference profile (in any region:
- * models may set their own region and failover region) and the foundation model it routes to (in any region,
- * including the region-less ARN of global profiles: cross-region profiles route to foundation models in every region
- * of the profile), plus the claude-* fallback pattern.
+ * The Bedrock resource ARNs the proxy may invoke: every catalogue target's inference profile (in any region: models
+ * may set their own region and failover region) and the foundation model it routes to (in any region, including the
+ * region-less ARN of global profiles: cross-region profiles route to foundation models in every region of the
+ * profile), plus the claude-* fallback pattern.
+ *
+ * The ARNs are plain strings, never CloudFormation references, so that each one is also the exact cdk-nag finding id
+ * it is acknowledged with. The stack's partition and account are used when the stack has an explicit environment;
+ * otherwise those segments are `*`, which grants nothing more: the function's role only exists in its own partition,
+ * and system inference profiles of other accounts cannot be invoked (they have no resource policies). Foundation-model
+ * ARNs have an empty account segment, matched by `*`.
  *
  * @internal
  */
-export function bedrockResourceTemplates(input: {
+export function bedrockResourceArns(scope: IConstruct, input: {
   readonly defaultTargets: readonly string[];
   readonly models: readonly ProxyModel[];
   readonly claudeFallback: ClaudeFallback;
 }): string[] {
+  const stack = Stack.of(scope);
+  const partition = (!Token.isUnresolved(stack.partition) ? stack.partition : undefined)
+    ?? (!Token.isUnresolved(stack.region) ? RegionInfo.get(stack.region).partition : undefined)
+    ?? '*';
+  const account = Token.isUnresolved(stack.account) ? '*' : stack.account;
+  const profileArn = (id: string) => `arn:${partition}:bedrock:*:${account}:inference-profile/${id}`;
+  const modelArn = (id: string) => `arn:${partition}:bedrock:*:*:foundation-model/${id}`;
+
   const targets = new Set<string>(input.defaultTargets);
   for (const model of input.models) {
     if (!isBedrockUpstream(upstreamOf(model))) continue;
@@ -33,28 +45,32 @@ export function bedrockResourceTemplates(input: {
 
   const resources = new Set<string>();
   for (const target of targets) {
+    if (Token.isUnresolved(target)) {
+      // A reference to an ARN (e.g. an application inference profile created in the app): granted as it is.
+      resources.add(target);
+      continue;
+    }
     const parsed = parseBedrockTarget(target);
     if (parsed.arn) {
       resources.add(parsed.arn);
       continue;
     }
-    if (parsed.profileId) {
-      resources.add(`arn:${PARTITION}:bedrock:*:${ACCOUNT}:inference-profile/${parsed.profileId}`);
-    }
-    resources.add(`arn:${PARTITION}:bedrock:*::foundation-model/${parsed.foundationModelId}`);
+    if (parsed.profileId) resources.add(profileArn(parsed.profileId));
+    resources.add(modelArn(parsed.foundationModelId!));
   }
 
-  // claude-* names outside the catalogue map to <prefix>.anthropic.<name>-v1:0 (or the bare model for DIRECT).
+  // claude-* names outside the catalogue map to <prefix>.anthropic.<name>[-v1:0] (or the bare model for DIRECT).
   if (input.claudeFallback !== ClaudeFallback.NONE) {
-    resources.add(`arn:${PARTITION}:bedrock:*::foundation-model/anthropic.claude-*`);
+    resources.add(modelArn('anthropic.claude-*'));
     if (input.claudeFallback !== ClaudeFallback.DIRECT) {
-      resources.add(`arn:${PARTITION}:bedrock:*:${ACCOUNT}:inference-profile/${input.claudeFallback}.anthropic.claude-*`);
+      resources.add(profileArn(`${input.claudeFallback}.anthropic.claude-*`));
     }
   }
+
   // Drop ARNs that a wildcard pattern (the claude-* fallback) already covers: a shorter policy, the same access.
   const patterns = [...resources].filter((r) => r.endsWith('-*'));
   return [...resources]
-    .filter((r) => !patterns.some((p) => p !== r && globToRegExp(p).test(r)))
+    .filter((r) => Token.isUnresolved(r) || !patterns.some((p) => p !== r && globToRegExp(p).test(r)))
     .sort();
 }
 
@@ -63,31 +79,10 @@ function globToRegExp(glob: string): RegExp {
 }
 
 /** @internal */
-export function renderArn(template: string): string {
-  if (!template.includes(PARTITION) && !template.includes(ACCOUNT)) return template;
-  const parts: string[] = [];
-  for (const piece of template.split(/(\{partition\}|\{account\})/)) {
-    if (piece === PARTITION) parts.push(Aws.PARTITION);
-    else if (piece === ACCOUNT) parts.push(Aws.ACCOUNT_ID);
-    else if (piece) parts.push(piece);
-  }
-  return Fn.join('', parts);
-}
-
-/**
- * The resource as cdk-nag's AwsSolutions-IAM5 finding prints it.
- *
- * @internal
- */
-export function nagResource(template: string): string {
-  return template.replace(PARTITION, '<AWS::Partition>').replace(ACCOUNT, '<AWS::AccountId>');
-}
-
-/** @internal */
-export function bedrockStatement(templates: readonly string[]): iam.PolicyStatement {
+export function bedrockStatement(resources: readonly string[]): iam.PolicyStatement {
   return new iam.PolicyStatement({
     sid: 'InvokeCatalogueModels',
     actions: BEDROCK_ACTIONS,
-    resources: templates.map(renderArn),
+    resources: [...resources],
   });
 }

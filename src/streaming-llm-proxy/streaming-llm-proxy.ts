@@ -16,7 +16,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { ProxyAuth, ProxyAuthMode } from './auth';
-import { bedrockResourceTemplates, bedrockStatement, nagResource } from './bedrock-policy';
+import { bedrockResourceArns, bedrockStatement } from './bedrock-policy';
 import { DEFAULT_CATALOGUE_TARGETS, toModelEntry, validateModels } from './catalogue';
 import { ProxyEndpoint, ProxyEndpointType, RestApiEndpointOptions } from './endpoint';
 import {
@@ -401,13 +401,13 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
     });
 
     // --- permissions ----------------------------------------------------------------------------------------------
-    const bedrockTemplates = upstream === ProxyUpstream.MOCK ? [] : bedrockResourceTemplates({
+    const bedrockArns = upstream === ProxyUpstream.MOCK ? [] : bedrockResourceArns(this, {
       defaultTargets: props.replaceDefaultModels ? [] : DEFAULT_CATALOGUE_TARGETS,
       models,
       claudeFallback,
     });
-    if (bedrockTemplates.length > 0) {
-      this.role.addToPrincipalPolicy(bedrockStatement(bedrockTemplates));
+    if (bedrockArns.length > 0) {
+      this.role.addToPrincipalPolicy(bedrockStatement(bedrockArns));
     }
     const readableSecrets = [
       ...(this.auth.secret ? [this.auth.secret] : []),
@@ -492,7 +492,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       },
     });
 
-    this.acknowledgeByDesignFindings({ props, vpc, bedrockTemplates, encryptionKey });
+    this.acknowledgeByDesignFindings({ props, vpc, bedrockArns, encryptionKey });
   }
 
   /**
@@ -690,12 +690,11 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       encryptionKey,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    const cloudWatchRole = options.cloudWatchRole ?? true;
     const api = new apigateway.RestApi(this, 'Api', {
       description: 'LLM proxy (Anthropic Messages and OpenAI Chat Completions APIs, response streaming)',
       endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
-      cloudWatchRole,
-      cloudWatchRoleRemovalPolicy: cloudWatchRole ? RemovalPolicy.RETAIN : undefined,
+      // The account-level logging role is created below with a customer managed policy instead of the AWS managed one.
+      cloudWatchRole: false,
       deployOptions: {
         stageName: options.stageName ?? 'prod',
         tracingEnabled: true,
@@ -723,6 +722,31 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
         apiKeyRequired: options.usagePlan !== undefined,
       },
     });
+    if (options.cloudWatchRole ?? true) {
+      // API Gateway writes execution and access logs with one role per account and region. It is retained when the stack
+      // is deleted, since every REST API of the account relies on it.
+      const logsRole = new iam.Role(this, 'ApiGatewayLogsRole', {
+        assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
+        description: 'Lets API Gateway write execution and access logs (account-level setting shared by all REST APIs of the region)',
+      });
+      const logsPolicy = new iam.ManagedPolicy(this, 'ApiGatewayLogsPolicy', {
+        description: 'API Gateway execution and access logging (the actions of AmazonAPIGatewayPushToCloudWatchLogs)',
+        roles: [logsRole],
+        statements: [new iam.PolicyStatement({
+          actions: [
+            'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:DescribeLogGroups', 'logs:DescribeLogStreams',
+            'logs:PutLogEvents', 'logs:GetLogEvents', 'logs:FilterLogEvents',
+          ],
+          resources: ['*'],
+        })],
+      });
+      const account = new apigateway.CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: logsRole.roleArn });
+      for (const retained of [logsRole, logsPolicy]) retained.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      account.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      account.node.addDependency(logsPolicy);
+      api.deploymentStage.node.addDependency(account);
+    }
+
     const integration = new apigateway.LambdaIntegration(this.alias, {
       proxy: true,
       responseTransferMode: apigateway.ResponseTransferMode.STREAM,
@@ -982,10 +1006,10 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
   private acknowledgeByDesignFindings(input: {
     readonly props: StreamingLlmProxyProps;
     readonly vpc?: ec2.IVpc;
-    readonly bedrockTemplates: readonly string[];
+    readonly bedrockArns: readonly string[];
     readonly encryptionKey?: kms.IKey;
   }): void {
-    const { props, vpc, bedrockTemplates, encryptionKey } = input;
+    const { props, vpc, bedrockArns, encryptionKey } = input;
     const dlqReason =
       'The proxy is only invoked synchronously (function URL or API Gateway) and answers every failure to the caller; ' +
       'a dead-letter queue only receives failed asynchronous invocations, which this function never gets.';
@@ -1039,15 +1063,16 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
         reason: 'X-Ray PutTraceSegments/PutTelemetryRecords' + (vpc ? ' and the EC2 network-interface actions Lambda uses to attach the function to the VPC' : '') +
           ' do not support resource-level permissions, so they are granted on Resource "*".',
       }];
-      for (const template of bedrockTemplates.filter((t) => t.includes('*'))) {
-        const fallback = template.includes('anthropic.claude-*');
+      for (const arn of bedrockArns.filter((a) => !Token.isUnresolved(a) && a.includes('*'))) {
+        const fallback = arn.includes('anthropic.claude-*');
         acks.push({
-          id: `AwsSolutions-IAM5[Resource::${nagResource(template)}]`,
+          id: `AwsSolutions-IAM5[Resource::${arn}]`,
           reason: fallback
             ? 'The claude-* fallback (claudeFallback) maps new Claude model names to Bedrock ids at request time; the grant is limited to ' +
               'anthropic.claude-* foundation models and the configured profile prefix, never all models. Set claudeFallback: NONE to remove it.'
             : 'Bedrock cross-region inference profiles route to foundation models in every region of the profile (and models may set ' +
-              'their own region or failover region); the ARN pattern is limited to the configured model id.',
+              'their own region or failover region); the ARN pattern is limited to the configured model id. Foundation-model ARNs ' +
+              'have an empty account segment, and partition and account are * only in stacks without an explicit environment.',
         });
       }
       acknowledgeNag(policy, ...acks);
@@ -1132,12 +1157,13 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
         { id: 'AwsSolutions-COG4', reason },
       );
     }
-    const role = api.node.tryFindChild('CloudWatchRole');
-    if (role) {
-      acknowledgeNag(role, {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-        reason: 'The account-level API Gateway logging role uses the AWS-maintained policy written for exactly this role; ' +
-          'execution logging cannot be enabled without it.',
+    const logsPolicy = this.node.tryFindChild('ApiGatewayLogsPolicy');
+    if (logsPolicy) {
+      acknowledgeNag(logsPolicy, {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'This is the account-level API Gateway logging role: it writes execution logs (API-Gateway-Execution-Logs_*) and ' +
+          'access logs to whichever log group each stage of every REST API in the account and region names, like the AWS managed ' +
+          'AmazonAPIGatewayPushToCloudWatchLogs policy it replaces.',
       });
     }
   }

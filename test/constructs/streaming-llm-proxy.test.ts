@@ -196,7 +196,7 @@ describe('default configuration', () => {
 
 describe('IAM', () => {
   test('grants exactly: its log group, X-Ray, the catalogue models and the API-key secret', () => {
-    const { template } = build();
+    const { template } = build({}, US_EAST_1);
     const s = statements(template);
     expect(s.map((x) => [x.Sid ?? '', x.Action])).toEqual([
       ['', ['logs:CreateLogStream', 'logs:PutLogEvents']],
@@ -211,7 +211,7 @@ describe('IAM', () => {
   });
 
   test('scopes Bedrock to the default catalogue: profiles and foundation models by id, claude-* only for the fallback', () => {
-    const { template } = build();
+    const { template } = build({}, US_EAST_1);
     expect(bedrockResources(template)).toEqual([
       'arn:aws:bedrock:*:111111111111:inference-profile/global.anthropic.claude-*',
       'arn:aws:bedrock:*:111111111111:inference-profile/us.amazon.nova-lite-v1:0',
@@ -223,46 +223,46 @@ describe('IAM', () => {
       'arn:aws:bedrock:*:111111111111:inference-profile/us.anthropic.claude-opus-4-20250514-v1:0',
       'arn:aws:bedrock:*:111111111111:inference-profile/us.deepseek.r1-v1:0',
       'arn:aws:bedrock:*:111111111111:inference-profile/us.meta.llama3-3-70b-instruct-v1:0',
-      'arn:aws:bedrock:*::foundation-model/amazon.nova-lite-v1:0',
-      'arn:aws:bedrock:*::foundation-model/amazon.nova-micro-v1:0',
-      'arn:aws:bedrock:*::foundation-model/amazon.nova-pro-v1:0',
-      'arn:aws:bedrock:*::foundation-model/anthropic.claude-*',
-      'arn:aws:bedrock:*::foundation-model/deepseek.r1-v1:0',
-      'arn:aws:bedrock:*::foundation-model/meta.llama3-3-70b-instruct-v1:0',
-      'arn:aws:bedrock:*::foundation-model/mistral.mistral-large-2407-v1:0',
-      'arn:aws:bedrock:*::foundation-model/openai.gpt-oss-120b-1:0',
-    ]);
+      'arn:aws:bedrock:*:*:foundation-model/amazon.nova-lite-v1:0',
+      'arn:aws:bedrock:*:*:foundation-model/amazon.nova-micro-v1:0',
+      'arn:aws:bedrock:*:*:foundation-model/amazon.nova-pro-v1:0',
+      'arn:aws:bedrock:*:*:foundation-model/anthropic.claude-*',
+      'arn:aws:bedrock:*:*:foundation-model/deepseek.r1-v1:0',
+      'arn:aws:bedrock:*:*:foundation-model/meta.llama3-3-70b-instruct-v1:0',
+      'arn:aws:bedrock:*:*:foundation-model/mistral.mistral-large-2407-v1:0',
+      'arn:aws:bedrock:*:*:foundation-model/openai.gpt-oss-120b-1:0',
+    ].sort());
   });
 
   test('without the claude-* fallback, grants only exact catalogue ids, one profile and one model ARN per profile target', () => {
-    const { template } = build({ claudeFallback: ClaudeFallback.NONE });
+    const { template } = build({ claudeFallback: ClaudeFallback.NONE }, US_EAST_1);
     const resources = bedrockResources(template);
     expect(resources.filter((r) => r.endsWith('*'))).toEqual([]);
     const expected = new Set<string>();
     for (const target of DEFAULT_CATALOGUE_TARGETS) {
       const profile = /^(global|us|eu|apac)\.(.+)$/.exec(target);
       if (profile) expected.add(`arn:aws:bedrock:*:111111111111:inference-profile/${target}`);
-      expected.add(`arn:aws:bedrock:*::foundation-model/${profile ? profile[2] : target}`);
+      expected.add(`arn:aws:bedrock:*:*:foundation-model/${profile ? profile[2] : target}`);
     }
     expect(resources).toEqual([...expected].sort());
   });
 
   test('the DIRECT fallback adds the anthropic.claude-* foundation models but no profile pattern', () => {
-    const { template } = build({ claudeFallback: ClaudeFallback.DIRECT, replaceDefaultModels: true, models: [{ id: 'nova', target: 'amazon.nova-pro-v1:0' }] });
+    const { template } = build({ claudeFallback: ClaudeFallback.DIRECT, replaceDefaultModels: true, models: [{ id: 'nova', target: 'amazon.nova-pro-v1:0' }] }, US_EAST_1);
     expect(bedrockResources(template)).toEqual([
-      'arn:aws:bedrock:*::foundation-model/amazon.nova-pro-v1:0',
-      'arn:aws:bedrock:*::foundation-model/anthropic.claude-*',
-    ]);
+      'arn:aws:bedrock:*:*:foundation-model/amazon.nova-pro-v1:0',
+      'arn:aws:bedrock:*:*:foundation-model/anthropic.claude-*',
+    ].sort());
   });
 
   test('an EU fallback scopes the profile pattern to eu.anthropic.claude-*', () => {
-    const { template } = build({ claudeFallback: ClaudeFallback.EU, replaceDefaultModels: true, models: [{ id: 'm', target: 'eu.amazon.nova-lite-v1:0' }] });
+    const { template } = build({ claudeFallback: ClaudeFallback.EU, replaceDefaultModels: true, models: [{ id: 'm', target: 'eu.amazon.nova-lite-v1:0' }] }, US_EAST_1);
     expect(bedrockResources(template)).toEqual([
       'arn:aws:bedrock:*:111111111111:inference-profile/eu.amazon.nova-lite-v1:0',
       'arn:aws:bedrock:*:111111111111:inference-profile/eu.anthropic.claude-*',
-      'arn:aws:bedrock:*::foundation-model/amazon.nova-lite-v1:0',
-      'arn:aws:bedrock:*::foundation-model/anthropic.claude-*',
-    ]);
+      'arn:aws:bedrock:*:*:foundation-model/amazon.nova-lite-v1:0',
+      'arn:aws:bedrock:*:*:foundation-model/anthropic.claude-*',
+    ].sort());
   });
 
   test('replacing the catalogue grants only the given models, their failover targets and ARNs as given', () => {
@@ -274,17 +274,38 @@ describe('IAM', () => {
         { id: 'app', target: 'arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/abc123', upstream: ProxyModelUpstream.BEDROCK_CONVERSE },
         { id: 'local', target: 'qwen3', baseUrl: 'http://10.0.1.5:8000/v1' },
       ],
-    });
+    }, US_EAST_1);
     expect(bedrockResources(template)).toEqual([
       'arn:aws:bedrock:*:111111111111:inference-profile/eu.anthropic.claude-sonnet-4-5-20250929-v1:0',
       'arn:aws:bedrock:*:111111111111:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0',
-      'arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0',
+      'arn:aws:bedrock:*:*:foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0',
       'arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/abc123',
+    ].sort());
+  });
+
+  test('in a stack without an explicit environment, partition and account segments are wildcards, never references', () => {
+    const { template } = build({ replaceDefaultModels: true, models: [{ id: 'sonnet', target: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0' }] });
+    const statement = statements(template).find((s) => s.Sid === 'InvokeCatalogueModels')!;
+    expect(statement.Resource).toEqual([
+      'arn:*:bedrock:*:*:foundation-model/anthropic.claude-*',
+      'arn:*:bedrock:*:*:inference-profile/global.anthropic.claude-*',
+      'arn:*:bedrock:*:*:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0',
     ]);
   });
 
+  test('an ARN reference (e.g. an application inference profile of the app) is granted as it is', () => {
+    const stack = newStack(US_EAST_1);
+    const profile = new secretsmanager.Secret(stack, 'StandIn'); // any resource whose ARN is a reference
+    new StreamingLlmProxy(stack, 'Proxy', {
+      replaceDefaultModels: true,
+      claudeFallback: ClaudeFallback.NONE,
+      models: [{ id: 'app', target: profile.secretArn, upstream: ProxyModelUpstream.BEDROCK_CONVERSE }],
+    });
+    expect(bedrockResources(Template.fromStack(stack))).toEqual([expect.stringMatching(/^<StandIn[0-9A-F]+>$/)]);
+  });
+
   test('the mock upstream gets no Bedrock permission at all', () => {
-    const { template } = build({ upstream: ProxyUpstream.MOCK });
+    const { template } = build({ upstream: ProxyUpstream.MOCK }, US_EAST_1);
     expect(statements(template).find((s) => s.Sid === 'InvokeCatalogueModels')).toBeUndefined();
     expect(functionEnv(template).PROXY_UPSTREAM).toBe('mock');
   });
@@ -461,11 +482,34 @@ describe('REST API endpoint', () => {
       MethodSettings: [{ DataTraceEnabled: false, LoggingLevel: 'ERROR', MetricsEnabled: true, ThrottlingBurstLimit: 100, ThrottlingRateLimit: 50, HttpMethod: '*', ResourcePath: '/*' }],
       AccessLogSetting: { DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ProxyAccessLogs'), 'Arn'] }, Format: Match.stringLikeRegexp('^\\{"requestId":"\\$context.requestId"') },
     });
+    // The account-level logging role, with a customer managed policy, retained for the other APIs of the account.
     template.hasResource('AWS::IAM::Role', {
-      Properties: { ManagedPolicyArns: [Match.objectLike({ 'Fn::Join': Match.anyValue() })] },
+      Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'apigateway.amazonaws.com' } })] } },
       DeletionPolicy: 'Retain',
     });
+    template.hasResource('AWS::IAM::ManagedPolicy', {
+      Properties: {
+        PolicyDocument: {
+          Statement: [{
+            Effect: 'Allow',
+            Resource: '*',
+            Action: [
+              'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:DescribeLogGroups', 'logs:DescribeLogStreams',
+              'logs:PutLogEvents', 'logs:GetLogEvents', 'logs:FilterLogEvents',
+            ],
+          }],
+        },
+        Roles: [{ Ref: Match.stringLikeRegexp('^ProxyApiGatewayLogsRole') }],
+      },
+      DeletionPolicy: 'Retain',
+    });
+    template.hasResource('AWS::ApiGateway::Account', {
+      Properties: { CloudWatchRoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ProxyApiGatewayLogsRole'), 'Arn'] } },
+      DeletionPolicy: 'Retain',
+    });
+    template.hasResource('AWS::ApiGateway::Stage', { DependsOn: Match.arrayWith([Match.stringLikeRegexp('^ProxyApiGatewayAccount')]) });
     template.resourceCountIs('AWS::ApiGateway::Account', 1);
+    expect(template.findResources('AWS::IAM::Role', { Properties: { ManagedPolicyArns: Match.anyValue() } })).toEqual({});
   });
 
   test('associates a regional web ACL with managed rules, a rate limit and redacted logging with the stage', () => {

@@ -1,0 +1,304 @@
+/**
+ * The construct and the proxy runtime must not drift: this test synthesizes StreamingLlmProxy in several configurations
+ * and feeds the function's environment to the runtime's real `loadConfig` and catalogue, then checks that every model
+ * the runtime can call is allowed by the function's IAM policy, and that the construct's metrics are the runtime's.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, Duration, Size, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Catalogue, DEFAULT_MODELS, parseModelsEnv } from '../../lambda/streaming-proxy/catalogue';
+import { loadConfig } from '../../lambda/streaming-proxy/config';
+import {
+  ClaudeFallback, IProxySessionStore, JwtTokenUse, ProxyAuth, ProxyEndpoint, ProxyLogLevel, ProxyModelUpstream, ProxyUpstream,
+  RateLimitFailureMode, StreamingLlmProxy, StreamingLlmProxyProps,
+} from '../../src';
+import { DEFAULT_CATALOGUE_TARGETS } from '../../src/streaming-llm-proxy/catalogue';
+
+const ACCOUNT = '111111111111';
+const REGION = 'us-east-1';
+
+/** What a session store such as VpcRedisSessions sets through grantConnect (IAM auth). */
+class RedisLikeStore implements IProxySessionStore {
+  constructor(public readonly vpc: ec2.IVpc) {}
+  public grantConnect(fn: lambda.Function): void {
+    fn.addEnvironment('REDIS_HOST', 'master.sessions-abc.xyz123.use1.cache.amazonaws.com');
+    fn.addEnvironment('REDIS_PORT', '6379');
+    fn.addEnvironment('REDIS_TLS', 'true');
+    fn.addEnvironment('REDIS_AUTH_MODE', 'iam');
+    fn.addEnvironment('REDIS_USER', 'llm-proxy');
+    fn.addEnvironment('REDIS_CACHE_NAME', 'sessions-abc');
+  }
+}
+
+interface Synthesized {
+  readonly env: Record<string, string>;
+  readonly policyResources: string[];
+}
+
+/** Synthesizes the proxy and returns its environment and Bedrock resources with deploy-time values filled in. */
+function synthesize(configure: (stack: Stack) => StreamingLlmProxyProps): Synthesized {
+  const stack = new Stack(new App(), 'ContractStack', { env: { account: ACCOUNT, region: REGION } });
+  new StreamingLlmProxy(stack, 'Proxy', configure(stack));
+  const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Type: string; Properties: Record<string, any> }> };
+
+  const resolve = (value: unknown): string => {
+    if (typeof value === 'string') return value;
+    const v = value as Record<string, any>;
+    if (v.Ref === 'AWS::Partition') return 'aws';
+    if (v.Ref === 'AWS::AccountId') return ACCOUNT;
+    if (v.Ref === 'AWS::Region') return REGION;
+    if (typeof v.Ref === 'string') {
+      const resource = template.Resources[v.Ref];
+      // A secret's Ref is its full ARN (with the 6-character suffix Secrets Manager adds).
+      if (resource?.Type === 'AWS::SecretsManager::Secret') return `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${v.Ref}-AbCdEf`;
+      throw new Error(`no deploy-time value for Ref ${v.Ref} (${resource?.Type})`);
+    }
+    if (v['Fn::Join']) return (v['Fn::Join'][1] as unknown[]).map(resolve).join(v['Fn::Join'][0]);
+    throw new Error(`no deploy-time value for ${JSON.stringify(value)}`);
+  };
+
+  const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function')!;
+  const env = Object.fromEntries(Object.entries(fn.Properties.Environment.Variables as Record<string, unknown>).map(([k, v]) => [k, resolve(v)]));
+  const policy = Object.values(template.Resources).find((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles).includes('ProxyRole'))!;
+  const bedrock = (policy.Properties.PolicyDocument.Statement as Array<{ Sid?: string; Resource: unknown }>).find((s) => s.Sid === 'InvokeCatalogueModels');
+  const policyResources = bedrock ? ([] as unknown[]).concat(bedrock.Resource).map(resolve) : [];
+  return { env, policyResources };
+}
+
+/** IAM's glob match (`*` matches any characters, including none). */
+function allowed(arn: string, resources: readonly string[]): boolean {
+  return resources.some((r) => new RegExp(`^${r.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(arn));
+}
+
+/**
+ * The ARNs Bedrock authorizes when the runtime calls `target` from `region`: the inference profile in the calling
+ * region and the foundation model in a destination region (global profiles also check the region-less model ARN);
+ * ARNs are checked as they are.
+ */
+function arnsChecked(target: string, region: string): string[] {
+  if (target.startsWith('arn:')) return [target];
+  const profile = /^(global|us|eu|apac|jp|au|ca|us-gov)\.(.+)$/.exec(target);
+  if (!profile) return [`arn:aws:bedrock:${region}::foundation-model/${target}`];
+  const arns = [
+    `arn:aws:bedrock:${region}:${ACCOUNT}:inference-profile/${target}`,
+    `arn:aws:bedrock:us-west-2::foundation-model/${profile[2]}`,
+    `arn:aws:bedrock:${region}::foundation-model/${profile[2]}`,
+  ];
+  if (profile[1] === 'global') arns.push(`arn:aws:bedrock:::foundation-model/${profile[2]}`);
+  return arns;
+}
+
+/** Claude names outside the catalogue that the fallback maps by pattern (a future model, a dated id). */
+const UNLISTED_CLAUDE_NAMES = ['claude-opus-6', 'claude-sonnet-4-7-20270101'];
+
+/** Loads the environment with the runtime's own code and checks every callable model against the IAM policy. */
+function checkAgainstRuntime(synth: Synthesized): ReturnType<typeof loadConfig> {
+  const config = loadConfig(synth.env);
+  const models = config.modelsJson !== undefined ? parseModelsEnv(config.modelsJson) : undefined;
+  const catalogue = new Catalogue({ models, claudeFallback: config.claudeFallback, upstream: config.upstream });
+  const names = [...catalogue.list().map((m) => m.id), ...UNLISTED_CLAUDE_NAMES];
+  for (const name of names) {
+    const model = catalogue.resolve(name);
+    if (!model || !model.upstream.startsWith('bedrock')) continue;
+    const region = model.region ?? REGION;
+    const calls: Array<[string, string]> = [[model.target, region]];
+    const failoverRegion = model.failover?.region ?? config.failoverRegion;
+    if (model.failover || failoverRegion) calls.push([model.failover?.target ?? model.target, failoverRegion ?? region]);
+    for (const [target, callRegion] of calls) {
+      for (const arn of arnsChecked(target, callRegion)) {
+        if (!allowed(arn, synth.policyResources)) {
+          throw new Error(`model '${name}' (${target} from ${callRegion}) needs ${arn}, which the function's policy does not allow`);
+        }
+      }
+    }
+  }
+  return config;
+}
+
+describe('the construct configures the runtime it deploys', () => {
+  test('the default configuration loads, and every catalogue model and the claude-* fallback are allowed', () => {
+    const synth = synthesize(() => ({}));
+    const config = checkAgainstRuntime(synth);
+    expect(config.auth).toEqual({ mode: 'api-keys', secretArn: expect.stringMatching(/^arn:aws:secretsmanager:us-east-1:111111111111:secret:ProxyApiKeys/), cacheTtlSeconds: 300 });
+    expect(config.upstream).toBe('bedrock');
+    expect(config.claudeFallback).toBe('global');
+    expect(config.modelsJson).toBeUndefined();
+    expect(config.sessions).toBe('off');
+    expect(config.serviceName).toMatch(/^ContractStack-Proxy-/);
+  });
+
+  test('JWT auth behind the REST API with models, limits, CORS and every tuning variable loads as set', () => {
+    const synth = synthesize(() => ({
+      auth: ProxyAuth.jwt({
+        issuer: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf',
+        audience: ['client-a', 'client-b'],
+        identityClaim: 'email',
+        tokenUse: JwtTokenUse.ID,
+      }),
+      endpoint: ProxyEndpoint.restApi(),
+      models: [
+        { id: 'house-claude', aliases: ['hc'], target: 'eu.anthropic.claude-sonnet-4-5-20250929-v1:0', region: 'eu-central-1', pricing: { inputPerMTok: 3, outputPerMTok: 15 } },
+        { id: 'nova-fo', target: 'us.amazon.nova-lite-v1:0', failover: { region: 'us-west-2', target: 'us.amazon.nova-micro-v1:0' } },
+        { id: 'claude-sonnet-4-5', target: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', upstream: ProxyModelUpstream.BEDROCK_MESSAGES },
+      ],
+      claudeFallback: ClaudeFallback.US,
+      failoverRegion: 'us-west-2',
+      maxRequestBodySize: Size.mebibytes(4),
+      rateLimits: { requestsPerMinute: 30, tokensPerMinute: 200_000 },
+      pingInterval: Duration.seconds(15),
+      extraBetas: ['context-1m-2025-08-07'],
+      corsAllowOrigins: ['https://chat.example.com'],
+      logLevel: ProxyLogLevel.DEBUG,
+      serviceName: 'chat-proxy',
+      metricsNamespace: 'Acme/Llm',
+      environment: { AWS_ENDPOINT_URL_BEDROCK_RUNTIME: 'https://bedrock-runtime.vpce.example.com' },
+    }));
+    const config = checkAgainstRuntime(synth);
+    expect(config).toMatchObject({
+      auth: {
+        mode: 'jwt',
+        issuer: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf',
+        audience: ['client-a', 'client-b'],
+        identityClaim: 'email',
+        tokenUse: 'id',
+        jwksUri: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf/.well-known/jwks.json',
+      },
+      claudeFallback: 'us',
+      failoverRegion: 'us-west-2',
+      maxBodyBytes: 4 * 1024 * 1024,
+      rateLimits: { requestsPerMinute: 30, tokensPerMinute: 200_000 },
+      limitStore: 'memory',
+      pingIntervalMs: 15_000,
+      extraBetas: ['context-1m-2025-08-07'],
+      corsAllowOrigins: ['https://chat.example.com'],
+      logLevel: 'DEBUG',
+      serviceName: 'chat-proxy',
+      metricsNamespace: 'Acme/Llm',
+      endpoints: { bedrockRuntime: 'https://bedrock-runtime.vpce.example.com' },
+    });
+    const models = parseModelsEnv(config.modelsJson!);
+    expect(models.replace).toBe(false);
+    expect(models.models.map((m) => [m.id, m.upstream])).toEqual([
+      ['house-claude', 'bedrock-invoke'], ['nova-fo', 'bedrock-converse'], ['claude-sonnet-4-5', 'bedrock-messages'],
+    ]);
+    expect(new Catalogue({ models }).resolve('hc')?.target).toBe('eu.anthropic.claude-sonnet-4-5-20250929-v1:0');
+  });
+
+  test('IAM auth on the mock upstream loads, and the function may call no Bedrock model', () => {
+    const synth = synthesize(() => ({ auth: ProxyAuth.iam(), upstream: ProxyUpstream.MOCK }));
+    const config = checkAgainstRuntime(synth);
+    expect(config.auth).toEqual({ mode: 'iam' });
+    expect(config.upstream).toBe('mock');
+    expect(synth.policyResources).toEqual([]);
+    expect(new Catalogue({ upstream: config.upstream }).resolve('claude-sonnet-4-5')?.upstream).toBe('mock');
+  });
+
+  test('a replaced catalogue without fallback loads, and only its models are allowed', () => {
+    const synth = synthesize((stack) => ({
+      auth: ProxyAuth.none(),
+      replaceDefaultModels: true,
+      claudeFallback: ClaudeFallback.NONE,
+      models: [
+        { id: 'sonnet', target: 'global.anthropic.claude-sonnet-4-5-20250929-v1:0', countTokens: true, maxOutputTokens: 64_000, contextWindow: 200_000 },
+        { id: 'app-profile', target: `arn:aws:bedrock:us-east-1:${ACCOUNT}:application-inference-profile/abc123`, upstream: ProxyModelUpstream.BEDROCK_CONVERSE },
+        { id: 'local', target: 'qwen3-32b', baseUrl: 'http://10.0.1.5:8000/v1', apiKeySecret: new secretsmanager.Secret(stack, 'ServerKey') },
+      ],
+    }));
+    const config = checkAgainstRuntime(synth);
+    expect(config.auth).toEqual({ mode: 'none' });
+    expect(config.claudeFallback).toBe('none');
+    const models = parseModelsEnv(config.modelsJson!);
+    expect(models.replace).toBe(true);
+    expect(models.models.find((m) => m.id === 'local')?.apiKeySecretArn).toMatch(/^arn:aws:secretsmanager:us-east-1:111111111111:secret:ServerKey/);
+    // Nothing outside the catalogue: a default model and a new Claude name are refused by the policy.
+    expect(allowed('arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0', synth.policyResources)).toBe(false);
+    expect(allowed('arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-opus-6', synth.policyResources)).toBe(false);
+  });
+
+  test('sessions switch the runtime to Redis and it loads the store settings the store set', () => {
+    const synth = synthesize((stack) => ({
+      sessions: new RedisLikeStore(new ec2.Vpc(stack, 'Vpc')),
+      rateLimits: { tokensPerDay: 1_000_000 },
+      rateLimitFailureMode: RateLimitFailureMode.CLOSED,
+      sessionTtl: Duration.hours(12),
+      sessionMaxSize: Size.kibibytes(256),
+      auth: ProxyAuth.apiKeys({ cacheTtl: Duration.seconds(30) }),
+    }));
+    const config = checkAgainstRuntime(synth);
+    expect(config).toMatchObject({
+      sessions: 'redis',
+      limitStore: 'redis',
+      limitFailureMode: 'closed',
+      sessionTtlSeconds: 43_200,
+      sessionMaxBytes: 262_144,
+      redis: { host: 'master.sessions-abc.xyz123.use1.cache.amazonaws.com', port: 6379, tls: true, authMode: 'iam', user: 'llm-proxy', cacheName: 'sessions-abc' },
+      auth: { mode: 'api-keys', cacheTtlSeconds: 30 },
+    });
+  });
+
+  test('the runtime refuses a bad value the construct would never write (the check is not vacuous)', () => {
+    const synth = synthesize(() => ({}));
+    expect(() => loadConfig({ ...synth.env, PROXY_CLAUDE_FALLBACK: 'mars' })).toThrow(/PROXY_CLAUDE_FALLBACK/);
+    expect(() => checkAgainstRuntime({ ...synth, policyResources: synth.policyResources.filter((r) => !r.includes('anthropic.claude-*')) }))
+      .toThrow(/needs arn:aws:bedrock/);
+  });
+});
+
+describe('shared data', () => {
+  test('the construct\'s default target list is the runtime catalogue\'s Bedrock targets', () => {
+    const runtimeTargets = new Set<string>();
+    for (const model of DEFAULT_MODELS) {
+      if (!model.upstream.startsWith('bedrock')) continue;
+      runtimeTargets.add(model.target);
+      if (model.failover?.target) runtimeTargets.add(model.failover.target);
+    }
+    expect([...DEFAULT_CATALOGUE_TARGETS].sort()).toEqual([...runtimeTargets].sort());
+  });
+
+  test('every environment variable the construct writes is in the runtime contract', () => {
+    const contract = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'runtime-contract.md'), 'utf8');
+    const documented = new Set([...contract.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]));
+    const written = new Set<string>();
+    for (const props of [
+      (): StreamingLlmProxyProps => ({}),
+      (): StreamingLlmProxyProps => ({
+        auth: ProxyAuth.jwt({ issuer: 'https://issuer.example.com', audience: ['a'], jwksUri: 'https://issuer.example.com/keys', identityClaim: 'sub', tokenUse: JwtTokenUse.ANY }),
+        endpoint: ProxyEndpoint.restApi(),
+        models: [{ id: 'm', target: 'us.amazon.nova-pro-v1:0' }],
+        failoverRegion: 'us-west-2',
+        maxRequestBodySize: Size.mebibytes(1),
+        rateLimits: { requestsPerMinute: 1 },
+        pingInterval: Duration.seconds(5),
+        extraBetas: ['x'],
+        corsAllowOrigins: ['https://a.example.com'],
+      }),
+    ]) {
+      for (const name of Object.keys(synthesize(props).env)) written.add(name);
+    }
+    for (const name of Object.keys(synthesize((stack) => ({
+      sessions: new RedisLikeStore(new ec2.Vpc(stack, 'Vpc')),
+      sessionTtl: Duration.hours(1),
+      sessionMaxSize: Size.kibibytes(64),
+      rateLimitFailureMode: RateLimitFailureMode.OPEN,
+      auth: ProxyAuth.apiKeys({ cacheTtl: Duration.seconds(1) }),
+    })).env)) {
+      written.add(name);
+    }
+    expect([...written].filter((name) => !documented.has(name))).toEqual([]);
+  });
+
+  test('metricX() reads exactly the metric names the contract lists for the runtime', () => {
+    const contract = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'runtime-contract.md'), 'utf8');
+    const section = contract.slice(contract.indexOf('## Metrics'), contract.indexOf('## HTTP surface'));
+    const documented = [...section.matchAll(/`([A-Z][A-Za-z]+)`/g)].map((m) => m[1]).filter((n) => n !== 'POWERTOOLS_METRICS_NAMESPACE');
+    const proxy = new StreamingLlmProxy(new Stack(new App(), 'M'), 'Proxy');
+    const read = Object.getOwnPropertyNames(StreamingLlmProxy.prototype)
+      .filter((name) => /^metric[A-Z]/.test(name))
+      .map((name) => (proxy as unknown as Record<string, () => { metricName: string }>)[name]().metricName);
+    expect(read.sort()).toEqual([...documented].sort());
+  });
+});
