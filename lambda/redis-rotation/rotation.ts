@@ -34,7 +34,10 @@ export interface RotationDeps {
   readonly tls: boolean | { readonly ca?: string; readonly servername?: string };
   /** Wait between DescribeReplicationGroups calls. Default 10 s. */
   readonly pollIntervalMs?: number;
-  /** Longest wait for the replication group to become available. Default 10 minutes. */
+  /**
+   * Longest wait for the replication group to become available. A step waits at most twice (before and after its
+   * change), so the default of 6 minutes keeps a step inside the function's 15-minute timeout.
+   */
   readonly maxWaitMs?: number;
   /** Length of generated tokens (ElastiCache accepts 16-128). Default 64. */
   readonly tokenLength?: number;
@@ -57,9 +60,12 @@ export class RotationError extends Error {
 export function createRotationHandler(deps: RotationDeps): (event: RotationEvent) => Promise<void> {
   const log = deps.log ?? ((message: string) => console.log(message));
   const pollIntervalMs = deps.pollIntervalMs ?? 10_000;
-  const maxWaitMs = deps.maxWaitMs ?? 10 * 60_000;
+  const maxWaitMs = deps.maxWaitMs ?? 6 * 60_000;
 
-  async function versionPassword(secretId: string, selector: { VersionId?: string; VersionStage?: string }): Promise<{ password: string; secret: Record<string, unknown> } | undefined> {
+  async function versionPassword(
+    secretId: string,
+    selector: { VersionId?: string; VersionStage?: string },
+  ): Promise<{ password: string; secret: Record<string, unknown> } | undefined> {
     try {
       const result = await deps.secretsManager.send(new (sm().GetSecretValueCommand)({ SecretId: secretId, ...selector }));
       const password = parseSecretPassword(result.SecretString, secretId);

@@ -3,12 +3,12 @@
  * live as long as the execution environment (or the dev server); the Redis backends (lambda/shared/redis/) share them
  * across instances.
  */
+import { ConfigError, type ProxyConfig } from './config';
 import type { RateLimiter } from '../shared/limits';
-import type { RedisBackends } from '../shared/redis';
 import { MemoryRateLimiter } from '../shared/memory-limiter';
 import { MemorySessionStore } from '../shared/memory-sessions';
+import type { RedisBackends } from '../shared/redis';
 import type { SessionStore } from '../shared/sessions';
-import { ConfigError, type ProxyConfig } from './config';
 
 export interface Backends {
   /** Undefined when no rate limits are configured. */
