@@ -1,2 +1,1 @@
-export * from './api-backend';
 export * from './spa-frontend';

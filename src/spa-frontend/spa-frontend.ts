@@ -23,7 +23,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
-import { ISpaApiBackend } from './api-backend';
+import { IStreamingLlmProxyEndpoint, ProxyAuthMode, ProxyEndpointType } from '../streaming-llm-proxy';
 import { nagResourceText } from './nag-ids';
 import { bundledSource } from '../core/assets';
 import { acknowledgeNag } from '../core/nag';
@@ -90,14 +90,14 @@ export interface SpaDomain {
  */
 export interface SpaApiRoute {
   /**
-   * The API to route to: a `StreamingLlmProxy` or anything else served from a Lambda function URL or a REST API.
-   * A function URL with `AWS_IAM` auth is signed with Origin Access Control (viewers must then send
-   * `x-amz-content-sha256` with POST bodies); a function URL with `NONE` auth is called over HTTPS as is and relies on
-   * the API's own authentication (API keys or JWT).
+   * The `StreamingLlmProxy` to route to (its function URL or REST API stage, not its own CloudFront distribution).
+   * With API-key or JWT auth the function URL (auth type NONE) is called over HTTPS and the proxy authenticates every
+   * request; with `ProxyAuth.iam()` CloudFront signs with Origin Access Control and viewers must send
+   * `x-amz-content-sha256` with POST bodies (see the README).
    *
    * @default - `origin` must be given
    */
-  readonly proxy?: ISpaApiBackend;
+  readonly proxy?: IStreamingLlmProxyEndpoint;
 
   /**
    * Any CloudFront origin to route to instead of `proxy` (an HTTP API, a load balancer, another host).
@@ -787,10 +787,14 @@ function validateProps(props: SpaFrontendProps): void {
   }
   if (props.api) {
     if (!!props.api.proxy === !!props.api.origin) {
-      throw new Error('SpaFrontend api needs exactly one of api.proxy (a StreamingLlmProxy or another function URL / REST API backend) and api.origin.');
+      throw new Error('SpaFrontend api needs exactly one of api.proxy (a StreamingLlmProxy) and api.origin (any other CloudFront origin).');
     }
-    if (props.api.proxy && !!props.api.proxy.functionUrl === !!props.api.proxy.restApi) {
-      throw new Error('SpaFrontend api.proxy must expose exactly one of a function URL and a REST API.');
+    const proxy = props.api.proxy;
+    if (proxy && proxy.endpointType === ProxyEndpointType.REST_API && proxy.authMode === ProxyAuthMode.IAM) {
+      throw new Error(
+        'SpaFrontend api.proxy uses ProxyAuth.iam() on a REST API: API Gateway checks SigV4 signatures made for its own host, ' +
+        'which browsers behind CloudFront cannot produce. Use ProxyAuth.apiKeys() or ProxyAuth.jwt() for a proxy behind the site.',
+      );
     }
     if (props.api.origin && props.api.readTimeout) {
       throw new Error('SpaFrontend api.readTimeout applies to api.proxy; set the read timeout on your api.origin instead.');
@@ -835,7 +839,7 @@ function apiOrigin(api: SpaApiRoute): { origin: cloudfront.IOrigin; signed: bool
   if (api.origin) return { origin: api.origin, signed: false };
   const readTimeout = api.readTimeout ?? Duration.seconds(60);
   const backend = api.proxy!;
-  if (backend.functionUrl) {
+  if (backend.endpointType === ProxyEndpointType.FUNCTION_URL && backend.functionUrl) {
     const options = { readTimeout, keepaliveTimeout: Duration.seconds(60) };
     if (backend.functionUrl.authType === lambda.FunctionUrlAuthType.AWS_IAM) {
       // CloudFront signs with SigV4; Lambda needs the payload hash, which CloudFront takes from the viewer's

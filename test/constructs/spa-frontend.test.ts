@@ -4,16 +4,15 @@ import * as path from 'path';
 import * as vm from 'vm';
 import { App, Duration, RemovalPolicy, Stack, StackProps, Stage } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { ISpaApiBackend, SpaFrontend, SpaFrontendProps } from '../../src/spa-frontend';
+import { SpaFrontend, SpaFrontendProps } from '../../src/spa-frontend';
+import { ProxyAuth, ProxyEndpoint, StreamingLlmProxy, StreamingLlmProxyProps } from '../../src/streaming-llm-proxy';
 import { formatFindings, nagFindings } from '../support/nag';
 
 const CACHING_OPTIMIZED = '658327ea-f89d-4fab-a63d-7e88639e58f6';
@@ -36,15 +35,9 @@ function stackWith(props?: SpaFrontendProps, stackProps: StackProps = {}): { sta
   return { stack, site, template: Template.fromStack(stack) };
 }
 
-/** A proxy stand-in served from a function URL, in its own stack so its findings are not this construct's. */
-function functionUrlBackend(app: App, authType = lambda.FunctionUrlAuthType.NONE, env = US_EAST_1): ISpaApiBackend {
-  const backend = new Stack(app, `Backend${authType.replace(/_/g, '')}`, { env });
-  const fn = new lambda.Function(backend, 'Proxy', {
-    runtime: lambda.Runtime.NODEJS_24_X,
-    handler: 'index.handler',
-    code: lambda.Code.fromInline('exports.handler = async () => ({})'),
-  });
-  return { functionUrl: fn.addFunctionUrl({ authType, invokeMode: lambda.InvokeMode.RESPONSE_STREAM }) };
+/** A StreamingLlmProxy in its own stack (API keys and a function URL unless `props` say otherwise). */
+function proxyIn(app: App, props: StreamingLlmProxyProps = {}, id = 'Backend'): StreamingLlmProxy {
+  return new StreamingLlmProxy(new Stack(app, id, { env: US_EAST_1 }), 'Proxy', props);
 }
 
 function distributionConfig(template: Template): Record<string, any> {
@@ -295,7 +288,7 @@ describe('api', () => {
   test('routes /api/* to a function URL uncached, with every method and every viewer header except Host', () => {
     const app = new App();
     const stack = new Stack(app, 'Web', { env: US_EAST_1 });
-    const site = new SpaFrontend(stack, 'Site', { api: { proxy: functionUrlBackend(app) } });
+    const site = new SpaFrontend(stack, 'Site', { api: { proxy: proxyIn(app) } });
     const template = Template.fromStack(stack);
     const config = distributionConfig(template);
     expect(config.CacheBehaviors).toHaveLength(1);
@@ -320,7 +313,7 @@ describe('api', () => {
   test('tells the app where the API is through config.json and keeps the router away from it', () => {
     const app = new App();
     const stack = new Stack(app, 'Web', { env: US_EAST_1 });
-    new SpaFrontend(stack, 'Site', { api: { proxy: functionUrlBackend(app), pathPattern: '/llm/v2/*' } });
+    new SpaFrontend(stack, 'Site', { api: { proxy: proxyIn(app), pathPattern: '/llm/v2/*' } });
     const template = Template.fromStack(stack);
     expect(deployments(template).DeployRuntimeConfig).toBeDefined();
     const code = routerSource(template);
@@ -334,14 +327,14 @@ describe('api', () => {
   test('writes apiBaseUrl into config.json, with runtimeConfig values on top', () => {
     const app = new App();
     const stack = new Stack(app, 'Web', { env: US_EAST_1 });
-    const site = new SpaFrontend(stack, 'Site', { api: { proxy: functionUrlBackend(app) }, runtimeConfig: { model: 'claude-sonnet' } });
+    const site = new SpaFrontend(stack, 'Site', { api: { proxy: proxyIn(app) }, runtimeConfig: { model: 'claude-sonnet' } });
     expect(configJson(site)).toEqual({ apiBaseUrl: '/api', model: 'claude-sonnet' });
   });
 
   test('signs requests to an AWS_IAM function URL with Origin Access Control and tells the app to send the payload hash', () => {
     const app = new App();
     const stack = new Stack(app, 'Web', { env: US_EAST_1 });
-    const site = new SpaFrontend(stack, 'Site', { api: { proxy: functionUrlBackend(app, lambda.FunctionUrlAuthType.AWS_IAM) } });
+    const site = new SpaFrontend(stack, 'Site', { api: { proxy: proxyIn(app, { auth: ProxyAuth.iam() }) } });
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
       OriginAccessControlConfig: Match.objectLike({ OriginAccessControlOriginType: 'lambda', SigningBehavior: 'always' }),
@@ -357,23 +350,29 @@ describe('api', () => {
   test('warns about nothing for a function URL with its own auth', () => {
     const app = new App();
     const stack = new Stack(app, 'Web', { env: US_EAST_1 });
-    new SpaFrontend(stack, 'Site', { api: { proxy: functionUrlBackend(app) } });
+    new SpaFrontend(stack, 'Site', { api: { proxy: proxyIn(app) } });
     expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('anyone who can load the site can call it'))).toEqual([]);
   });
 
   test('calls a REST API on its stage', () => {
     const app = new App();
-    const backend = new Stack(app, 'Backend', { env: US_EAST_1 });
-    const restApi = new apigateway.RestApi(backend, 'Api', { deployOptions: { stageName: 'live' } });
-    restApi.root.addMethod('ANY');
+    const proxy = proxyIn(app, { endpoint: ProxyEndpoint.restApi({ stageName: 'live' }) });
     const stack = new Stack(app, 'Web', { env: US_EAST_1 });
-    new SpaFrontend(stack, 'Site', { api: { proxy: { restApi }, readTimeout: Duration.seconds(120) } });
+    new SpaFrontend(stack, 'Site', { api: { proxy, readTimeout: Duration.seconds(120) } });
     const config = distributionConfig(Template.fromStack(stack));
     const origin = config.Origins.find((o: any) => o.Id === config.CacheBehaviors[0].TargetOriginId);
     expect(origin).toMatchObject({ CustomOriginConfig: { OriginProtocolPolicy: 'https-only', OriginReadTimeout: 120 } });
+    expect(origin.OriginAccessControlId).toBeUndefined();
     // The stage is the fourth segment of the API's URL (https://<id>.execute-api.<region>.<suffix>/<stage>/).
-    expect(JSON.stringify(origin.OriginPath)).toContain('ExportsOutputRefApiDeploymentStagelive');
+    expect(JSON.stringify(origin.OriginPath)).toContain('ExportsOutputRefProxyApiDeploymentStagelive');
     expect(origin.OriginPath['Fn::Join'][1][1]['Fn::Select'][0]).toBe(3);
+  });
+
+  test('rejects a REST API proxy with IAM auth, whose signatures browsers cannot make', () => {
+    const app = new App();
+    const proxy = proxyIn(app, { endpoint: ProxyEndpoint.restApi(), auth: ProxyAuth.iam() });
+    expect(() => new SpaFrontend(new Stack(app, 'Web', { env: US_EAST_1 }), 'Site', { api: { proxy } }))
+      .toThrow(/api.proxy uses ProxyAuth.iam\(\) on a REST API/);
   });
 
   test('uses any origin given as api.origin', () => {
@@ -395,14 +394,10 @@ describe('api', () => {
 
   test('rejects an api with both or neither of proxy and origin', () => {
     const app = new App();
-    const proxy = functionUrlBackend(app);
+    const proxy = proxyIn(app);
     expect(() => new SpaFrontend(new Stack(app, 'A', { env: US_EAST_1 }), 'Site', { api: { proxy, origin: new origins.HttpOrigin('x.example.com') } }))
-      .toThrow(/api needs exactly one of api.proxy .* and api.origin/);
+      .toThrow(/api needs exactly one of api.proxy \(a StreamingLlmProxy\) and api.origin/);
     expect(() => stackWith({ api: {} })).toThrow(/api needs exactly one of api.proxy/);
-  });
-
-  test('rejects a proxy that exposes neither a function URL nor a REST API', () => {
-    expect(() => stackWith({ api: { proxy: {} } })).toThrow(/api.proxy must expose exactly one of a function URL and a REST API/);
   });
 
   test('rejects readTimeout together with api.origin', () => {
@@ -724,8 +719,8 @@ describe('cdk-nag', () => {
 
   test('the fully-featured configuration has no unacknowledged findings in the four packs', () => {
     const app = new App();
-    const proxy = functionUrlBackend(app, lambda.FunctionUrlAuthType.AWS_IAM);
     const stack = new Stack(app, 'Web', { env: US_EAST_1 });
+    const proxy = new StreamingLlmProxy(stack, 'Proxy');
     const zone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z123', zoneName: 'example.com' });
     const encryptionKey = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     const site = new SpaFrontend(stack, 'Site', {
@@ -750,6 +745,13 @@ describe('cdk-nag', () => {
       comment: 'chat',
     });
     expect(site.apiPathPattern).toBe('/api/*');
+    expect(formatFindings(nagFindings(stack))).toEqual([]);
+  });
+
+  test('a site in front of an IAM-auth proxy (Origin Access Control) has no unacknowledged findings in the four packs', () => {
+    const stack = new Stack(new App(), 'Web', { env: US_EAST_1 });
+    const proxy = new StreamingLlmProxy(stack, 'Proxy', { auth: ProxyAuth.iam() });
+    new SpaFrontend(stack, 'Site', { source: SITE_DIR, api: { proxy } });
     expect(formatFindings(nagFindings(stack))).toEqual([]);
   });
 });
