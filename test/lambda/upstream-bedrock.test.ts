@@ -430,6 +430,34 @@ describe('cancellation', () => {
   });
 });
 
+describe('scheduling', () => {
+  test.each([['bedrock-invoke', 'claude-sonnet-4-5'], ['bedrock-messages', 'claude-sonnet-5-5'], ['bedrock-converse', 'nova-pro']])(
+    '%s: events that arrive together still let the event loop turn after the first one and every few after', async (_kind, name) => {
+      const m = model(name);
+      fake.script({}, { blocks: [{ type: 'text', text: 'z'.repeat(300) }], chunkChars: 1 });
+      let turns = 0;
+      let index = 0;
+      const seenAt: number[] = [];
+      for await (const e of upstreams()(m).stream(call(m))) {
+        expect(e).toBeDefined();
+        if (index === 0) {
+          // Count event-loop turns from here on: each setImmediate callback re-arms itself.
+          const tick = () => {
+            turns++;
+            if (turns < 1000) setImmediate(tick);
+          };
+          setImmediate(tick);
+        }
+        seenAt.push(turns);
+        index++;
+      }
+      // The turn after message_start came before the 3rd event (the first byte can leave at once), and over ~300 events
+      // the loop turned many times instead of once at the end.
+      expect(seenAt[2]).toBeGreaterThanOrEqual(1);
+      expect(seenAt[seenAt.length - 1]).toBeGreaterThanOrEqual(5);
+    });
+});
+
 describe('failover', () => {
   function failoverFactory(): (m: ResolvedModel) => Upstream {
     return upstreams({ failoverRegion: 'us-west-2', maxAttempts: 1 });

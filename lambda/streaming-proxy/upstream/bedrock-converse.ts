@@ -445,6 +445,8 @@ export class BedrockConverseUpstream implements Upstream {
         for (const e of events) {
           control.throwIfAborted();
           yield e;
+          const turn = control.pace();
+          if (turn) await turn;
         }
       }
       const tail = translator.end();

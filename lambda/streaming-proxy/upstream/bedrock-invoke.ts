@@ -51,7 +51,11 @@ export class BedrockInvokeUpstream implements Upstream {
           }
           const event = claudeEvent(raw, clientModel, WHAT);
           control.throwIfAborted();
-          if (event) yield event;
+          if (event) {
+            yield event;
+            const turn = control.pace();
+            if (turn) await turn;
+          }
           continue;
         }
         // Exception members of the union (the SDK normally throws these itself).

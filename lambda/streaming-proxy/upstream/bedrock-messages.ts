@@ -76,7 +76,11 @@ export class BedrockMessagesUpstream implements Upstream {
         }
         const event = claudeEvent(raw, clientModel, WHAT);
         control.throwIfAborted();
-        if (event) yield event;
+        if (event) {
+          yield event;
+          const turn = control.pace();
+          if (turn) await turn;
+        }
       }
       completed = true;
     } catch (err) {

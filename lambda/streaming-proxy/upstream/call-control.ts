@@ -25,11 +25,15 @@ export const DEFAULT_TIMEOUTS: UpstreamTimeouts = {
   completeMs: 600_000,
 };
 
+/** How many events an upstream passes on between two turns of the event loop (see CallControl.pace). */
+const PACE_EVERY = 32;
+
 export class CallControl {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private readonly onParentAbort: () => void;
   private started = false;
+  private passed = 0;
 
   /**
    * `mode` `stream`: first-byte timer now, idle timer after the first event (call `activity()` on every event).
@@ -62,6 +66,19 @@ export class CallControl {
     if (this.controller.signal.aborted) return;
     const ms = this.timeouts.idleMs;
     this.timer = setTimeout(() => this.abort(new UpstreamTimeout(`the stream was silent for ${ms} ms`)), ms);
+  }
+
+  /**
+   * Cooperative scheduling: after the first event and then every PACE_EVERY events, a promise that resolves on the next
+   * turn of the event loop (undefined otherwise). Events that arrive together in one network read are otherwise all
+   * decoded and passed on in one run of the microtask queue, and nothing written for them leaves the process (nor do
+   * other streams progress) until that run ends: awaiting this lets the first byte go out at once and keeps concurrent
+   * streams interleaved.
+   */
+  pace(): Promise<void> | undefined {
+    const n = this.passed++;
+    if (n !== 0 && n % PACE_EVERY !== 0) return undefined;
+    return new Promise((resolve) => setImmediate(resolve));
   }
 
   /** Throws the abort reason once the call has been aborted (checked before passing on each event, so events already

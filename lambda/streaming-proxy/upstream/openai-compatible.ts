@@ -453,6 +453,8 @@ export class OpenAICompatibleUpstream implements Upstream {
         for (const e of events) {
           control.throwIfAborted();
           yield e;
+          const turn = control.pace();
+          if (turn) await turn;
         }
       }
       const tail = translator.end();

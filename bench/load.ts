@@ -1,0 +1,91 @@
+/**
+ * Load: 200 concurrent streams for 60 s against the shipped dev server on loopback (`--upstream bedrock`, fake Bedrock).
+ * Each of 200 clients streams replies back to back; every reply is paced like a model (deltas 5 ms apart). Anthropic
+ * and OpenAI requests alternate. Errors = any non-200 status or a stream that does not end with its final frame. RSS of
+ * the proxy is sampled every second: memory is bounded when the last 10 s peak no higher than the first 10 s (+ a margin).
+ *
+ *   node -r ts-node/register/transpile-only bench/load.ts   (after bench/build.ts and build-tools/bundle.ts)
+ *   BENCH_LOAD_SECONDS / BENCH_LOAD_STREAMS change the duration and concurrency.
+ *
+ * Target: zero errors, bounded memory.
+ */
+import * as http from 'http';
+import { API_KEY, machine, mb, ms, percentile, rssOf, startDevServer, startFakeBedrock, timedPost, writeResult, type Timing } from './lib';
+
+const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 60);
+const STREAMS = Number(process.env.BENCH_LOAD_STREAMS ?? 200);
+const PROMPT = 'Explain streaming. [[fake out=2000 chunk=16 delay=5]]';
+
+async function main(): Promise<void> {
+  const fake = await startFakeBedrock();
+  const proxy = await startDevServer(fake.url);
+  const pid = proxy.process.pid!;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: STREAMS + 10 });
+  const anthropic = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 1024, stream: true, messages: [{ role: 'user', content: PROMPT }] });
+  const openai = JSON.stringify({ model: 'claude-sonnet-4-5', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: PROMPT }] });
+  const timings: Timing[] = [];
+  const errors: string[] = [];
+  const rss: number[] = [];
+  try {
+    const sampler = setInterval(() => rss.push(rssOf(pid)), 1000);
+    const until = Date.now() + SECONDS * 1000;
+    await Promise.all(Array.from({ length: STREAMS }, async (_, worker) => {
+      let i = worker;
+      while (Date.now() < until) {
+        const useOpenAI = i++ % 2 === 1;
+        const t = useOpenAI
+          ? await timedPost(agent, `${proxy.url}/v1/chat/completions`, openai, { authorization: `Bearer ${API_KEY}` }, 'data: [DONE]')
+          : await timedPost(agent, `${proxy.url}/v1/messages`, anthropic, { 'x-api-key': API_KEY }, 'message_stop');
+        timings.push(t);
+        if (!t.ok && errors.length < 10) errors.push(`${useOpenAI ? 'openai' : 'anthropic'}: status ${t.status}, ${t.bytes} bytes`);
+      }
+    }));
+    clearInterval(sampler);
+  } finally {
+    agent.destroy();
+    await proxy.stop();
+    await fake.stop();
+  }
+  const failed = timings.filter((t) => !t.ok).length;
+  const ok = timings.filter((t) => t.ok);
+  const first = rss.slice(0, 10);
+  const last = rss.slice(-10);
+  const bounded = Math.max(...last) <= Math.max(...first) + 10 * 1024 * 1024;
+  const result = {
+    seconds: SECONDS,
+    streams: STREAMS,
+    requests: timings.length,
+    errors: failed,
+    errorSamples: errors,
+    ttfbP50: percentile(ok.map((t) => t.ttfbMs), 50),
+    ttfbP99: percentile(ok.map((t) => t.ttfbMs), 99),
+    totalP50: percentile(ok.map((t) => t.totalMs), 50),
+    totalP99: percentile(ok.map((t) => t.totalMs), 99),
+    rssMin: Math.min(...rss),
+    rssMax: Math.max(...rss),
+    rssFirst10sMax: Math.max(...first),
+    rssLast10sMax: Math.max(...last),
+    bounded,
+  };
+  const lines = [
+    '## Load',
+    '',
+    `${STREAMS} concurrent streams for ${SECONDS} s against the dev server on loopback (\`--upstream bedrock\`, fake Bedrock), Anthropic and`,
+    'OpenAI requests alternating; each reply is 125 text deltas 5 ms apart (~0.65 s, like a fast model).',
+    '',
+    '| requests | errors (target 0) | TTFB p50 / p99 | total p50 / p99 | proxy RSS min / max | RSS max, first 10 s → last 10 s | memory bounded |',
+    '|---|---|---|---|---|---|---|',
+    `| ${result.requests.toLocaleString('en-US')} | **${failed}** | ${ms(result.ttfbP50)} / ${ms(result.ttfbP99)} ms | ${ms(result.totalP50)} / ${ms(result.totalP99)} ms | `
+      + `${mb(result.rssMin)} / ${mb(result.rssMax)} MB | ${mb(result.rssFirst10sMax)} → ${mb(result.rssLast10sMax)} MB | **${bounded ? 'yes' : 'NO'}** |`,
+    ...(errors.length > 0 ? ['', `First errors: ${errors.join('; ')}`] : []),
+    '',
+    `Machine: ${machine()}.`,
+    '',
+  ];
+  writeResult('load', lines.join('\n'), result);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,189 @@
+/**
+ * Proxy overhead: time to first byte and total time of a streamed Claude reply through the proxy (the shipped dev
+ * server, `--upstream bedrock`, pointed at the fake Bedrock by AWS_ENDPOINT_URL_BEDROCK_RUNTIME) against the same
+ * request sent straight to the fake Bedrock, in the same run, at 1 and 64 concurrent streams. Direct and proxied
+ * batches alternate so drift affects both alike. Three processes: this client, the fake Bedrock, the dev server.
+ *
+ *   node -r ts-node/register/transpile-only bench/overhead.ts   (after bench/build.ts and build-tools/bundle.ts)
+ *
+ * Targets: added TTFB ≤ 2 ms at p50 and ≤ 10 ms at p99; total-time ratio ≤ 1.10.
+ */
+import * as http from 'http';
+import { API_KEY, cpuMsOf, machine, ms, percentile, startDevServer, startFakeBedrock, timedPost, writeResult, type Timing } from './lib';
+
+/** A medium reply: ~4 KB of text in 250 deltas (about 1,000 tokens). */
+const OUT_BYTES = Number(process.env.BENCH_OUT_BYTES ?? 4000);
+const CHUNK = Number(process.env.BENCH_CHUNK ?? 16);
+const DELTAS = Math.ceil(OUT_BYTES / CHUNK);
+/** Events per reply: message_start, block start, the deltas, block stop, message_delta, message_stop. */
+const EVENTS = DELTAS + 5;
+
+interface Workload {
+  name: string;
+  /** Milliseconds between the fake model's deltas. */
+  delayMs: number;
+}
+
+/** burst: every event at once (the worst case for relative overhead: the proxy's CPU per event is all that shows).
+ * paced: a delta every 2 ms, i.e. 500 deltas/s per stream, faster than any hosted model streams. */
+const WORKLOADS: Workload[] = [{ name: 'burst', delayMs: 0 }, { name: 'paced', delayMs: 2 }];
+
+function prompt(w: Workload): string {
+  return `Tell me a story. [[fake out=${OUT_BYTES} chunk=${CHUNK} delay=${w.delayMs}]]`;
+}
+
+interface Scenario {
+  name: string;
+  /** The model name the client sends to the proxy. */
+  model: string;
+  /** The same call made directly: path and body on the fake Bedrock, and how its stream ends ('' = binary frames). */
+  directPath: string;
+  directBody: (w: Workload) => string;
+  directEnd: string;
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'InvokeModelWithResponseStream (claude-sonnet-4-5)',
+    model: 'claude-sonnet-4-5',
+    directPath: `/model/${encodeURIComponent('global.anthropic.claude-sonnet-4-5-20250929-v1:0')}/invoke-with-response-stream`,
+    directBody: (w) => JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 2048, messages: [{ role: 'user', content: prompt(w) }] }),
+    directEnd: '',
+  },
+  {
+    name: 'Anthropic Messages endpoint (claude-sonnet-5-5)',
+    model: 'claude-sonnet-5-5',
+    directPath: '/anthropic/v1/messages',
+    directBody: (w) => JSON.stringify({
+      model: 'global.anthropic.claude-sonnet-5-5',
+      anthropic_version: 'bedrock-2023-05-31',
+      max_tokens: 2048,
+      stream: true,
+      messages: [{ role: 'user', content: prompt(w) }],
+    }),
+    directEnd: 'message_stop',
+  },
+];
+
+interface Stats {
+  ttfbP50: number; ttfbP99: number; totalP50: number; totalP99: number; totalMean: number; n: number; errors: number;
+}
+
+function stats(timings: Timing[]): Stats {
+  const ok = timings.filter((t) => t.ok);
+  const ttfb = ok.map((t) => t.ttfbMs);
+  const total = ok.map((t) => t.totalMs);
+  return {
+    ttfbP50: percentile(ttfb, 50),
+    ttfbP99: percentile(ttfb, 99),
+    totalP50: percentile(total, 50),
+    totalP99: percentile(total, 99),
+    totalMean: total.reduce((a, b) => a + b, 0) / Math.max(1, total.length),
+    n: ok.length,
+    errors: timings.length - ok.length,
+  };
+}
+
+/** `concurrency` workers each run `perWorker` requests of `make()` back to back. */
+async function batch(concurrency: number, perWorker: number, make: () => Promise<Timing>): Promise<Timing[]> {
+  const out: Timing[] = [];
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (let i = 0; i < perWorker; i++) out.push(await make());
+  }));
+  return out;
+}
+
+interface Row {
+  scenario: string;
+  workload: string;
+  concurrency: number;
+  direct: Stats;
+  proxy: Stats;
+  proxyCpuUsPerEvent: number;
+  fakeCpuUsPerEvent: number;
+}
+
+async function main(): Promise<void> {
+  const fake = await startFakeBedrock();
+  const proxy = await startDevServer(fake.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const fakePid = fake.process.pid!;
+  const proxyPid = proxy.process.pid!;
+  const rows: Row[] = [];
+  try {
+    for (const workload of WORKLOADS) {
+      for (const scenario of SCENARIOS) {
+        const proxyBody = JSON.stringify({ model: scenario.model, max_tokens: 2048, stream: true, messages: [{ role: 'user', content: prompt(workload) }] });
+        const directBody = scenario.directBody(workload);
+        const direct = () => timedPost(agent, fake.url + scenario.directPath, directBody, {}, scenario.directEnd);
+        const proxied = () => timedPost(agent, `${proxy.url}/v1/messages`, proxyBody, { 'x-api-key': API_KEY, 'anthropic-version': '2023-06-01' }, 'message_stop');
+        // Event-stream bodies end in binary frames: a 200 with the full body (every frame arrived) is the success check.
+        const directSize = (await direct()).bytes;
+        const directOk = async () => {
+          const t = await direct();
+          return { ...t, ok: t.status === 200 && (scenario.directEnd ? t.ok : t.bytes === directSize) };
+        };
+        for (const concurrency of [1, 64]) {
+          const paced = workload.delayMs > 0;
+          const perWorker = concurrency === 1 ? (paced ? 20 : 50) : (paced ? 2 : 4);
+          const rounds = concurrency === 1 ? (paced ? 4 : 8) : 6;
+          // Warm-up: connections, JIT, credential caches.
+          await batch(concurrency, 2, directOk);
+          await batch(concurrency, 2, proxied);
+          const d: Timing[] = [];
+          const p: Timing[] = [];
+          let proxyCpu = 0;
+          let fakeCpu = 0;
+          for (let r = 0; r < rounds; r++) {
+            const f0 = cpuMsOf(fakePid);
+            d.push(...await batch(concurrency, perWorker, directOk));
+            fakeCpu += cpuMsOf(fakePid) - f0;
+            const p0 = cpuMsOf(proxyPid);
+            p.push(...await batch(concurrency, perWorker, proxied));
+            proxyCpu += cpuMsOf(proxyPid) - p0;
+          }
+          rows.push({
+            scenario: scenario.name,
+            workload: workload.name,
+            concurrency,
+            direct: stats(d),
+            proxy: stats(p),
+            proxyCpuUsPerEvent: (proxyCpu * 1000) / (p.length * EVENTS),
+            fakeCpuUsPerEvent: (fakeCpu * 1000) / (d.length * EVENTS),
+          });
+        }
+      }
+    }
+  } finally {
+    agent.destroy();
+    await proxy.stop();
+    await fake.stop();
+  }
+
+  const lines: string[] = [
+    '## Proxy overhead',
+    '',
+    `A streamed reply of ${OUT_BYTES} bytes of text in ${DELTAS} deltas (${EVENTS} events). Direct = the same Bedrock request sent`,
+    'straight to the fake Bedrock; proxy = `POST /v1/messages` to the shipped dev server (`--upstream bedrock`,',
+    '`AWS_ENDPOINT_URL_BEDROCK_RUNTIME` = the fake). Same run, direct and proxied batches alternating. Three processes (client, fake',
+    'Bedrock, dev server) share the machine. Milliseconds; "added" = proxy percentile − direct percentile. CPU per event is the',
+    'process\'s user+system time over the batches divided by the events it handled (10 ms clock ticks).',
+    '',
+    '| workload | path | streams | direct TTFB p50 / p99 | proxy TTFB p50 / p99 | added TTFB p50 / p99 (target ≤ 2 / ≤ 10) | direct total p50 | proxy total p50 | total ratio p50 / mean (target ≤ 1.10) | proxy CPU µs/event (fake) | requests (errors) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const { direct, proxy: px } = r;
+    lines.push(`| ${r.workload} | ${r.scenario} | ${r.concurrency} | ${ms(direct.ttfbP50)} / ${ms(direct.ttfbP99)} | ${ms(px.ttfbP50)} / ${ms(px.ttfbP99)} | `
+      + `**${ms(px.ttfbP50 - direct.ttfbP50)} / ${ms(px.ttfbP99 - direct.ttfbP99)}** | ${ms(direct.totalP50)} | ${ms(px.totalP50)} | `
+      + `**${(px.totalP50 / direct.totalP50).toFixed(3)} / ${(px.totalMean / direct.totalMean).toFixed(3)}** | `
+      + `${r.proxyCpuUsPerEvent.toFixed(1)} (${r.fakeCpuUsPerEvent.toFixed(1)}) | ${direct.n + px.n} (${direct.errors + px.errors}) |`);
+  }
+  lines.push('', `Machine: ${machine()}.`, '');
+  writeResult('overhead', lines.join('\n'), rows);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

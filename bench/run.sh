@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every benchmark and writes bench/RESULTS.md (each benchmark also runs on its own: see the header of its file).
+# Needs only node and the repository's node_modules; every server it starts listens on 127.0.0.1.
+#
+#   bash bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ts="node -r ts-node/register/transpile-only"
+
+$ts build-tools/bundle.ts     # assets/ (the shipped bundles) - what the dev server and cold-start figures use
+$ts bench/build.ts            # the fake Bedrock as a plain script, and the cold-start floor bundle
+$ts bench/translation.ts
+$ts bench/coldstart.ts
+$ts bench/memory.ts
+$ts bench/overhead.ts
+$ts bench/load.ts
+$ts bench/report.ts           # bench/out/*.md -> bench/RESULTS.md
