@@ -123,4 +123,23 @@ describe(`RedisSessionStore against a real redis-server ${describeTransport()}`,
     const stored = await stores[0].load('alice', 'race');
     expect(versions).toContainEqual(stored);
   });
+
+  test('round-trips without TLS as well (the harness mode for redis-server builds that lack TLS)', async () => {
+    const plain = await RedisTestServer.start({ tls: false, users: [USER] });
+    const connection = new RedisConnection({
+      host: plain.host,
+      port: plain.port,
+      tls: false,
+      credentials: { get: async () => ({ username: USER.name, password: USER.password }) },
+    });
+    try {
+      const store = new RedisSessionStore({ connection });
+      await store.save('alice', 'plain', [user('hi'), assistant('hello')]);
+      expect(await store.load('alice', 'plain')).toEqual([user('hi'), assistant('hello')]);
+      expect(plain.tls).toBe(false);
+    } finally {
+      await connection.close();
+      await plain.dispose();
+    }
+  });
 });

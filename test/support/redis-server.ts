@@ -29,8 +29,8 @@ export interface RedisServerOptions {
   /** ACL users besides `admin` (password `adminPassword`, all keys and commands, used by `cli()`). */
   readonly users?: readonly AclUser[];
   /**
-   * Enables the `default` user with this password and full access: what ElastiCache token auth (AUTH <token>) is.
-   * Default: the `default` user is off, as in an ElastiCache user group where only named users may connect.
+   * The `default` user's password (full access): what ElastiCache token auth (AUTH <token>) is.
+   * Default: a random password no client knows, as in an ElastiCache user group where only named users may connect.
    */
   readonly defaultUserToken?: string;
   /** Append-only file with fsync on every write, so committed writes survive a stop (even SIGKILL). Default false. */
@@ -115,6 +115,8 @@ export class RedisTestServer {
   public readonly host = '127.0.0.1';
   /** The name on the server certificate (connect with `servername: 'localhost'`). */
   public readonly servername = 'localhost';
+  /** The `default` user's password when `defaultUserToken` is not set: random, never given to a client. */
+  private readonly unusablePassword = crypto.randomBytes(24).toString('hex');
   /** The password of the `admin` user. */
   public readonly adminPassword = 'admin-password-for-tests-only';
   private readonly dir: string;
@@ -177,7 +179,10 @@ export class RedisTestServer {
       'logfile ""',
       'daemonize no',
       'protected-mode yes',
-      this.options.defaultUserToken ? `user default on >${this.options.defaultUserToken} ~* &* +@all` : 'user default off',
+      // Without a token the default user needs a password nobody has (like a disabled ElastiCache default user). It is
+      // not switched off: redis-server 7.0 replays MULTI/EXEC blocks from the append-only file as the default user, and
+      // a disabled one makes it drop them on restart.
+      `user default on >${this.options.defaultUserToken ?? this.unusablePassword} ~* &* +@all`,
       `user admin on >${this.adminPassword} ~* &* +@all`,
     ];
     for (const user of this.options.users ?? []) lines.push(`user ${user.name} on >${user.password} ${user.rules}`);
