@@ -13,6 +13,9 @@ import {
   ClaudeFallback, JwtTokenUse, ProxyAuth, ProxyEndpoint, RateLimitFailureMode, StreamingLlmProxy, VpcRedisSessions,
 } from '../../src';
 
+/** The API Gateway stage: the first path segment of every URL. */
+const STAGE = 'prod';
+
 /** The OpenAI Chat Completions request fields API Gateway checks before the function is invoked. */
 export const CHAT_COMPLETIONS_SCHEMA: apigateway.JsonSchema = {
   schema: apigateway.JsonSchemaVersion.DRAFT4,
@@ -147,7 +150,7 @@ export function buildApp(app: App = new App()): App {
     }),
     sessions: limits,
     encryptionKey: key,
-    endpoint: ProxyEndpoint.restApi({ stageName: 'prod', throttlingRateLimit: 100, throttlingBurstLimit: 200 }),
+    endpoint: ProxyEndpoint.restApi({ stageName: STAGE, throttlingRateLimit: 100, throttlingBurstLimit: 200 }),
     rateLimits: { requestsPerMinute: 30, tokensPerMinute: 200_000, tokensPerDay: 5_000_000 },
     // Without the counter store nobody is limited, so refuse (503) instead of admitting everyone.
     rateLimitFailureMode: RateLimitFailureMode.CLOSED,
@@ -213,7 +216,7 @@ export function buildApp(app: App = new App()): App {
     healthCheckConfig: {
       type: 'HTTPS',
       fullyQualifiedDomainName: apiHost,
-      resourcePath: `/${api.deploymentStage.stageName}/health`,
+      resourcePath: `/${STAGE}/health`,
       requestInterval: 30,
       failureThreshold: 3,
     },
