@@ -8,7 +8,7 @@ import { UpstreamError, type CanonicalEvent } from '../../lambda/shared/canonica
 import { Catalogue } from '../../lambda/streaming-proxy/catalogue';
 import { anthropicBody, claudeEvent } from '../../lambda/streaming-proxy/upstream/anthropic-native';
 import { ConverseTranslator, mapStopReason, toConverseInput } from '../../lambda/streaming-proxy/upstream/bedrock-converse';
-import { errorFromHttpResponse, kindForException, toUpstreamError, UpstreamTimeout } from '../../lambda/streaming-proxy/upstream/errors';
+import { errorFromHttpResponse, exceptionMember, kindForException, toUpstreamError, UpstreamTimeout } from '../../lambda/streaming-proxy/upstream/errors';
 import { OpenAIChunkTranslator } from '../../lambda/streaming-proxy/upstream/openai-compatible';
 import { SseParser } from '../../lambda/streaming-proxy/upstream/sse';
 import { accumulate, assertValidSequence } from '../support/canonical-stream';
@@ -246,6 +246,12 @@ describe('error classification', () => {
     expect(toUpstreamError(new Error('aborted'), 'X', gone.signal)).toMatchObject({ kind: 'timeout', retryable: false });
     expect(toUpstreamError({ name: 'Weird', $metadata: { httpStatusCode: 503 }, message: 'x' }, 'X').kind).toBe('overloaded');
     expect(toUpstreamError(new Error('Message checksum mismatch'), 'X').message).toContain('malformed');
+  });
+
+  test('exception members of an event-stream union are classified by their name', () => {
+    expect(exceptionMember({ throttlingException: { message: 'slow down' } }, 'X')).toMatchObject({ kind: 'throttling', message: 'X: slow down' });
+    expect(() => new ConverseTranslator('m', 'id').push({ serviceUnavailableException: { message: 'busy' } } as never))
+      .toThrow(expect.objectContaining({ kind: 'overloaded' }));
   });
 
   test('HTTP error bodies: Bedrock, Anthropic and OpenAI shapes', () => {

@@ -41,7 +41,7 @@ import {
 } from '../../shared/canonical';
 import { foundationModelId } from '../catalogue';
 import { CallControl, type UpstreamTimeouts } from './call-control';
-import { toUpstreamError } from './errors';
+import { exceptionMember, toUpstreamError } from './errors';
 import type { ResolvedModel, Upstream, UpstreamCall } from './types';
 
 const WHAT = 'Bedrock';
@@ -300,11 +300,7 @@ export class ConverseTranslator {
       this.usage = mapUsage(event.metadata.usage);
     } else {
       // Exception members arrive here only when the SDK did not throw them itself.
-      const [name, value] = Object.entries(event).find(([, v]) => v !== undefined) ?? ['unknown', {}];
-      const error = Object.assign(new Error((value as { message?: string }).message ?? name), {
-        name: name.charAt(0).toUpperCase() + name.slice(1),
-      });
-      throw toUpstreamError(error, WHAT);
+      throw exceptionMember(event, WHAT);
     }
     return out;
   }

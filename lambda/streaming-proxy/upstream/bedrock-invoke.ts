@@ -13,7 +13,7 @@ import { UpstreamError, type CanonicalEvent, type MessageResponse } from '../../
 import { foundationModelId } from '../catalogue';
 import { anthropicBody, claudeEvent, claudeResponse } from './anthropic-native';
 import { CallControl, type UpstreamTimeouts } from './call-control';
-import { toUpstreamError } from './errors';
+import { exceptionMember, toUpstreamError } from './errors';
 import type { Upstream, UpstreamCall } from './types';
 
 const WHAT = 'Bedrock';
@@ -58,10 +58,7 @@ export class BedrockInvokeUpstream implements Upstream {
           }
           continue;
         }
-        // Exception members of the union (the SDK normally throws these itself).
-        const [name, value] = Object.entries(part).find(([, v]) => v !== undefined) ?? ['unknown', {}];
-        const message = (value as { message?: string }).message ?? name;
-        throw toUpstreamError(Object.assign(new Error(message), { name: name.charAt(0).toUpperCase() + name.slice(1) }), WHAT);
+        throw exceptionMember(part, WHAT);
       }
       completed = true;
     } catch (err) {

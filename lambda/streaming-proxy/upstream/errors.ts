@@ -128,6 +128,17 @@ export function toUpstreamError(err: unknown, what: string, signal?: AbortSignal
 }
 
 /**
+ * An event-stream union member that is an exception (`{ throttlingException: { message } }`), for the rare case the SDK
+ * hands one over instead of throwing it: classified by its member name like the exception it names.
+ */
+export function exceptionMember(event: object, what: string): UpstreamError {
+  const [name, value] = Object.entries(event).find(([, v]) => v !== undefined) ?? ['unknown', {}];
+  const message = (value as { message?: unknown } | undefined)?.message;
+  const error = Object.assign(new Error(typeof message === 'string' ? message : name), { name: name.charAt(0).toUpperCase() + name.slice(1) });
+  return toUpstreamError(error, what);
+}
+
+/**
  * The error carried by an HTTP error response (Bedrock Anthropic Messages endpoint, OpenAI-compatible servers), from its
  * status, `x-amzn-errortype` header and JSON body (`{"type":"error","error":{...}}`, `{"error":{...}}` or
  * `{"message":...}`).
