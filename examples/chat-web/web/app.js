@@ -10,6 +10,7 @@ const DEFAULTS = {
   maxTokens: '1024',
 };
 const KEY_STORAGE = 'chat-web.api-key';
+const PROTOCOL_NAMES = { anthropic: 'Anthropic Messages', openai: 'OpenAI Chat Completions' };
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -180,7 +181,7 @@ async function send(prompt) {
     }
     reply.dataset.state = 'done';
     reply.dataset.deltas = String(deltas);
-    setStatus(`${deltas} deltas in ${Math.round(performance.now() - started)} ms`);
+    setStatus(`${deltas} deltas in ${Math.round(performance.now() - started)} ms from ${model} over the ${PROTOCOL_NAMES[protocol]} API`);
   } catch (err) {
     reply.dataset.state = 'error';
     reply.classList.add('error');

@@ -1,0 +1,173 @@
+/**
+ * A loopback stand-in for the CloudFront distribution a `SpaFrontend` synthesizes, built from the synthesized template
+ * itself: requests on the default behaviour go through the template's CloudFront Function code (run in node:vm) and
+ * are served from the `source` folder with the Cache-Control its deployments would set; `/config.json` is the runtime
+ * configuration the construct would write; the API path pattern is proxied, unbuffered, to an upstream on loopback;
+ * every response carries the headers of the template's response headers policy.
+ */
+import * as fs from 'fs';
+import * as http from 'http';
+import { AddressInfo } from 'net';
+import * as path from 'path';
+import * as vm from 'vm';
+import { Template } from 'aws-cdk-lib/assertions';
+
+/** What the harness reads out of a synthesized SpaFrontend. */
+export interface EdgeSpec {
+  /** The CloudFront Function code (`FunctionCode`). */
+  readonly routerCode: string;
+  /** Response headers from the response headers policy, lower-case names. */
+  readonly headers: Record<string, string>;
+  /** The API behaviour's path pattern, e.g. `/api/*`. */
+  readonly apiPathPattern?: string;
+  /** Cache-Control by S3 sync filters, in deployment order. */
+  readonly cacheRules: CacheRule[];
+}
+
+export interface CacheRule {
+  readonly exclude: string[];
+  readonly include: string[];
+  readonly cacheControl: string;
+}
+
+type Handler = (event: unknown) => { uri: string };
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+};
+
+/** Reads the router code, response headers, API path pattern and cache rules out of a synthesized template. */
+export function edgeSpecFrom(template: Template): EdgeSpec {
+  const fn = Object.values(template.findResources('AWS::CloudFront::Function'))[0];
+  const policy = Object.values(template.findResources('AWS::CloudFront::ResponseHeadersPolicy'))[0].Properties.ResponseHeadersPolicyConfig;
+  const security = policy.SecurityHeadersConfig;
+  const headers: Record<string, string> = {
+    'strict-transport-security': `max-age=${security.StrictTransportSecurity.AccessControlMaxAgeSec}`
+      + (security.StrictTransportSecurity.IncludeSubdomains ? '; includeSubDomains' : ''),
+    'content-security-policy': security.ContentSecurityPolicy.ContentSecurityPolicy,
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': security.FrameOptions.FrameOption,
+    'referrer-policy': security.ReferrerPolicy.ReferrerPolicy,
+  };
+  for (const item of policy.CustomHeadersConfig?.Items ?? []) headers[item.Header.toLowerCase()] = item.Value;
+  const distribution = Object.values(template.findResources('AWS::CloudFront::Distribution'))[0].Properties.DistributionConfig;
+  const cacheRules = Object.values(template.findResources('Custom::CDKBucketDeployment')).map((d) => ({
+    exclude: d.Properties.Exclude ?? [],
+    include: d.Properties.Include ?? [],
+    cacheControl: d.Properties.SystemMetadata?.['cache-control'] ?? '',
+  }));
+  return { routerCode: fn.Properties.FunctionCode, headers, apiPathPattern: distribution.CacheBehaviors?.[0]?.PathPattern, cacheRules };
+}
+
+/** An `aws s3 sync` filter pattern (fnmatch: `*` also matches `/`) as a regular expression. */
+function filterRegExp(pattern: string): RegExp {
+  const body = pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+/** Whether `aws s3 sync --exclude ... --include ...` selects the key: later filters win, everything starts included. */
+export function selectedBy(key: string, rule: { exclude: string[]; include: string[] }): boolean {
+  let selected = true;
+  for (const p of rule.exclude) if (filterRegExp(p).test(key)) selected = false;
+  for (const p of rule.include) if (filterRegExp(p).test(key)) selected = true;
+  return selected;
+}
+
+export interface Edge {
+  readonly url: string;
+  /** Requests seen, as `METHOD path -> status`. */
+  readonly log: string[];
+  /** Bodies of the requests sent to the API route, in order. */
+  readonly apiBodies: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the stand-in on a random loopback port. `siteDir` is the `source` folder, `runtimeConfig` the object the
+ * construct writes as config.json, `upstream` the loopback base URL the API route goes to.
+ */
+export async function startEdge(spec: EdgeSpec, siteDir: string, runtimeConfig: unknown, upstream: string): Promise<Edge> {
+  const context = vm.createContext({});
+  vm.runInContext(spec.routerCode, context, { filename: 'spa-router.js' });
+  const router = context.handler as Handler;
+  const apiPrefix = spec.apiPathPattern?.replace(/\*$/, '');
+  const upstreamUrl = new URL(upstream);
+  const log: string[] = [];
+  const apiBodies: string[] = [];
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://edge.invalid');
+    for (const [name, value] of Object.entries(spec.headers)) res.setHeader(name, value);
+    res.on('finish', () => log.push(`${req.method} ${url.pathname} -> ${res.statusCode}`));
+
+    if (apiPrefix && url.pathname.startsWith(apiPrefix)) {
+      // CachingDisabled + AllViewerExceptHostHeader: every header but Host, the full path, the body streamed both ways.
+      const headers = { ...req.headers, host: upstreamUrl.host };
+      const proxied = http.request({ host: upstreamUrl.hostname, port: upstreamUrl.port, method: req.method, path: req.url, headers }, (answer) => {
+        const passed = { ...answer.headers };
+        for (const name of Object.keys(spec.headers)) delete passed[name];
+        res.writeHead(answer.statusCode ?? 502, passed);
+        answer.pipe(res);
+      });
+      proxied.on('error', (err) => {
+        res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end(`upstream error: ${err.message}`);
+      });
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => apiBodies.push(Buffer.concat(chunks).toString('utf8')));
+      req.pipe(proxied);
+      return;
+    }
+
+    if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method ?? '')) {
+      res.writeHead(403, { 'content-type': 'text/plain' });
+      res.end('This distribution is not configured to allow the HTTP request method that was used for this request.');
+      return;
+    }
+    const request = { method: req.method, uri: url.pathname, querystring: {}, headers: {}, cookies: {} };
+    const uri = router({ version: '1.0', context: { eventType: 'viewer-request' }, viewer: { ip: '127.0.0.1' }, request }).uri;
+    const key = decodeURIComponent(uri.replace(/^\//, ''));
+    let body: Buffer | undefined;
+    let cacheControl = '';
+    if (key === 'config.json' && runtimeConfig !== undefined) {
+      body = Buffer.from(JSON.stringify(runtimeConfig));
+      cacheControl = 'no-cache';
+    } else {
+      const file = path.join(siteDir, key);
+      if (file.startsWith(siteDir + path.sep) && fs.existsSync(file) && fs.statSync(file).isFile()) {
+        body = fs.readFileSync(file);
+        cacheControl = spec.cacheRules.find((rule) => selectedBy(key, rule))?.cacheControl ?? '';
+      }
+    }
+    if (!body) {
+      // S3 through OAC with s3:ListBucket answers a missing key with 404 NoSuchKey.
+      res.writeHead(404, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code></Error>');
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': CONTENT_TYPES[path.extname(key)] ?? 'application/octet-stream',
+      'content-length': body.length,
+      ...(cacheControl ? { 'cache-control': cacheControl } : {}),
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    log,
+    apiBodies,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
