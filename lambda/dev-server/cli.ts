@@ -3,7 +3,7 @@
  */
 import * as fs from 'fs';
 import { parseArgs } from 'util';
-import { startDevServer, usage, type DevServerOptions } from './server';
+import { connectionHelp, startDevServer, type DevServerOptions } from './server';
 
 const HELP = `Usage: cdk-serverless-llm dev [options]
 
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     process.stderr.write(`cdk-serverless-llm: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  process.stdout.write(`${usage(server)}\n\n`);
+  process.stdout.write(`${connectionHelp(server)}\n\n`);
   const stop = () => {
     void server.close().then(() => process.exit(0));
   };

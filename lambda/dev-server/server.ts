@@ -151,7 +151,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 }
 
 /** How to point Claude Code and the SDKs at the server. */
-export function usage(server: DevServer): string {
+export function connectionHelp(server: DevServer): string {
   const u = server.url;
   const k = server.apiKey;
   return [

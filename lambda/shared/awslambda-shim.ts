@@ -26,17 +26,14 @@ export type StreamingHandler<E = unknown> = (event: E, responseStream: Writable,
 
 /** The shape of the `awslambda` global in the Lambda Node.js runtime (the parts used here). */
 export interface AwsLambdaRuntime {
-  streamifyResponse<E>(handler: StreamingHandler<E>): StreamingHandler<E>;
   readonly HttpResponseStream: {
     from(responseStream: Writable, metadata: HttpResponseMetadata): Writable;
   };
+  streamifyResponse<E>(handler: StreamingHandler<E>): StreamingHandler<E>;
 }
 
-declare global {
-  // Provided by the Lambda Node.js runtime for response-streaming functions.
-  // eslint-disable-next-line no-var
-  var awslambda: AwsLambdaRuntime | undefined;
-}
+/** Where the Lambda Node.js runtime puts the `awslambda` object (typed here; @types/aws-lambda's global differs). */
+export const runtimeGlobal = globalThis as unknown as { awslambda?: AwsLambdaRuntime };
 
 /** The response stream handed to a handler run through the shim. */
 export class ShimResponseStream extends PassThrough {
@@ -76,8 +73,8 @@ export const awslambdaShim: AwsLambdaRuntime = {
 
 /** Installs the shim as the `awslambda` global unless a real runtime already provides one. Returns the global. */
 export function installAwslambdaShim(): AwsLambdaRuntime {
-  if (!globalThis.awslambda) globalThis.awslambda = awslambdaShim;
-  return globalThis.awslambda;
+  runtimeGlobal.awslambda ??= awslambdaShim;
+  return runtimeGlobal.awslambda;
 }
 
 /** A Lambda-like context for local invocations. */

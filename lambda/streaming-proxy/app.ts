@@ -4,9 +4,9 @@
  * here, so they run the same code; the dev server overrides the parts that differ locally (in-memory API keys, the
  * one-line request log, mock pacing).
  */
-import { Catalogue, parseModelsEnv } from './catalogue';
 import { createAuthenticator, type AuthDeps, type Authenticator } from './auth/index';
 import { createBackends } from './backends';
+import { Catalogue, parseModelsEnv } from './catalogue';
 import { ConfigError, type ProxyConfig } from './config';
 import { createPowertoolsMeter, type Meter } from './metering';
 import { createProxy, type Proxy } from './pipeline';
@@ -42,12 +42,13 @@ export function createApp(config: ProxyConfig, overrides: AppOverrides = {}): Pr
     region: config.region,
     failoverRegion: config.failoverRegion,
   });
-  const meter = overrides.meter ?? createPowertoolsMeter({ serviceName: config.serviceName, namespace: config.metricsNamespace, logLevel: config.logLevel });
+  const meter = overrides.meter
+    ?? createPowertoolsMeter({ serviceName: config.serviceName, namespace: config.metricsNamespace, logLevel: config.logLevel });
   const authenticator = overrides.authenticator ?? createAuthenticator(config.auth, {
     region: config.region,
     onStaleKeys: (problem) => meter.warn('API keys could not be reloaded; using the previous keys', { problem }),
     ...(overrides.auth ?? {}),
   });
-  const { limiter, sessions } = createBackends(config);
+  const { limiter, sessions } = createBackends(config, (message, details) => meter.warn(message, details));
   return createProxy({ config, catalogue, upstreams: upstreamFor, authenticator, limiter, sessions, meter });
 }

@@ -80,7 +80,8 @@ export class ProxyError extends Error {
     if (protocol === 'anthropic') {
       return JSON.stringify({ type: 'error', error: { type: r.type, message: this.message } });
     }
-    return JSON.stringify({ error: { message: this.message, type: r.type, param: this.options.param ?? null, code: this.options.code ?? r.code ?? null } });
+    const code = this.options.code ?? r.code ?? null;
+    return JSON.stringify({ error: { message: this.message, type: r.type, param: this.options.param ?? null, code } });
   }
 }
 

@@ -19,12 +19,12 @@ export interface ProxyRequest {
 
 /** Where a response goes. Status and headers are sent by start(), exactly once, before any body. */
 export interface ResponseSink {
+  /** Aborted when the client goes away. */
+  readonly signal: AbortSignal;
   start(status: number, headers: Record<string, string>): void;
   /** Writes a chunk; returns a promise when the client is slower than the writer (wait for it before writing more). */
   write(chunk: string | Uint8Array): Promise<void> | undefined;
   end(): Promise<void>;
-  /** Aborted when the client goes away. */
-  readonly signal: AbortSignal;
 }
 
 export class BadEventError extends Error {

@@ -4,10 +4,10 @@
  * `awslambda.HttpResponseStream.from`. Used by index.ts with the real runtime and by the dev server with the shim.
  */
 import type { Writable } from 'stream';
-import type { AwsLambdaRuntime, StreamingContext, StreamingHandler } from '../shared/awslambda-shim';
 import { ProxyError } from './errors';
 import { BadEventError, parseEvent, type ResponseSink } from './http';
 import type { Proxy } from './pipeline';
+import type { AwsLambdaRuntime, StreamingContext, StreamingHandler } from '../shared/awslambda-shim';
 
 /** Time kept back from the Lambda deadline to write an error frame and end the stream. */
 const DEADLINE_MARGIN_MS = 1500;
@@ -22,7 +22,7 @@ export function createStreamingHandler(proxy: Proxy, runtime: AwsLambdaRuntime):
       if (!(err instanceof BadEventError)) throw err;
       const error = new ProxyError('invalid_request', `Unsupported event: ${err.message}.`);
       sink.start(error.status('anthropic'), { 'content-type': 'application/json', 'request-id': context.awsRequestId });
-      sink.write(error.body('anthropic'));
+      await sink.write(error.body('anthropic'));
       await sink.end();
       return;
     }

@@ -9,10 +9,10 @@
  * become an error frame (relay.ts).
  */
 import { randomUUID } from 'crypto';
+import { MessageAccumulator } from './accumulate';
 import type { CanonicalMessage, CanonicalRequest, MessageResponse } from '../shared/canonical';
 import type { RateLimiter } from '../shared/limits';
 import { SESSION_ID_PATTERN, type SessionStore } from '../shared/sessions';
-import { MessageAccumulator } from './accumulate';
 import { messagesToCanonical, countTokensToCanonical } from './anthropic/request';
 import { AnthropicSseEncoder } from './anthropic/sse';
 import { validateCountTokensBody, validateMessagesBody } from './anthropic/validate';
@@ -311,9 +311,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
     return { id, history };
   }
 
-  async function saveSession(x: Exchange, session: { id: string }, messages: CanonicalMessage[]): Promise<void> {
+  async function saveSession(x: Exchange, session: { id: string }, conversation: CanonicalMessage[]): Promise<void> {
     try {
-      await deps.sessions!.save(x.identity!.id, session.id, messages);
+      await deps.sessions!.save(x.identity!.id, session.id, conversation);
     } catch (err) {
       deps.meter.warn('the session could not be saved', { requestId: x.request.requestId, sessionId: session.id, error: errorName(err) });
     }

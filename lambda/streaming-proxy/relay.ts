@@ -5,10 +5,10 @@
  * the upstream (backpressure); a keep-alive ping is written after `pingIntervalMs` of upstream silence; when the
  * client goes away the upstream iterator is closed.
  */
-import type { CanonicalEvent } from '../shared/canonical';
 import { ProxyError, toProxyError } from './errors';
 import type { ResponseSink } from './http';
 import type { StreamEncoder } from './stream-encoder';
+import type { CanonicalEvent } from '../shared/canonical';
 
 export interface RelayOptions {
   readonly events: AsyncIterable<CanonicalEvent>;
@@ -54,7 +54,8 @@ export async function relay(options: RelayOptions): Promise<RelayResult> {
         sink.start(200, { ...options.headers, 'content-type': encoder.contentType });
         started = true;
         ping = setTimeout(function keepAlive() {
-          if (!sink.signal.aborted) sink.write(encoder.ping());
+          // A ping is tiny: it is written even while a data write waits for the client (no await here).
+          if (!sink.signal.aborted) void sink.write(encoder.ping());
           ping?.refresh();
         }, options.pingIntervalMs);
         ping.unref?.();

@@ -1,5 +1,5 @@
-import type { CanonicalEvent } from '../shared/canonical';
 import type { ProxyError } from './errors';
+import type { CanonicalEvent } from '../shared/canonical';
 
 /** Turns canonical events into a client protocol's stream frames. One instance per response (it may keep state). */
 export interface StreamEncoder {

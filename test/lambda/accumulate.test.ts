@@ -7,7 +7,13 @@ describe('MessageAccumulator', () => {
       {
         type: 'message_start',
         message: {
-          id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [], stop_reason: null, stop_sequence: null,
+          id: 'msg_1',
+          type: 'message',
+          role: 'assistant',
+          model: 'm',
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
           usage: { input_tokens: 12, output_tokens: 1, cache_read_input_tokens: 3 },
         },
       },
@@ -37,7 +43,12 @@ describe('MessageAccumulator', () => {
     }
     expect(acc.complete).toBe(true);
     expect(acc.result()).toEqual({
-      id: 'msg_1', type: 'message', role: 'assistant', model: 'm', stop_reason: 'tool_use', stop_sequence: null,
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      model: 'm',
+      stop_reason: 'tool_use',
+      stop_sequence: null,
       usage: { input_tokens: 12, output_tokens: 42, cache_read_input_tokens: 3 },
       content: [
         { type: 'thinking', thinking: 'let me see', signature: 'c2ln' },

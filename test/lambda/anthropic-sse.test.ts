@@ -1,5 +1,5 @@
-import { ProxyError } from '../../lambda/streaming-proxy/errors';
 import { AnthropicSseEncoder } from '../../lambda/streaming-proxy/anthropic/sse';
+import { ProxyError } from '../../lambda/streaming-proxy/errors';
 import { MockUpstream } from '../../lambda/streaming-proxy/upstream/mock';
 import { call, collect } from '../support/canonical-helpers';
 import { parseSse } from '../support/sse';

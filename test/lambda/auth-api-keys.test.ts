@@ -105,7 +105,12 @@ describe('ApiKeyStore', () => {
 
   test('loads once for concurrent first requests', async () => {
     let loads = 0;
-    const store = new ApiKeyStore({ load: async () => { loads++; await new Promise((r) => setTimeout(r, 10)); return JSON.stringify({ alice: ALICE }); }, ttlMs: 1000 });
+    const load = async () => {
+      loads++;
+      await new Promise((r) => setTimeout(r, 10));
+      return JSON.stringify({ alice: ALICE });
+    };
+    const store = new ApiKeyStore({ load, ttlMs: 1000 });
     const names = await Promise.all([store.verify(ALICE), store.verify(ALICE), store.verify(ALICE)]);
     expect(names).toEqual(['alice', 'alice', 'alice']);
     expect(loads).toBe(1);

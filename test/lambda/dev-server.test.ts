@@ -4,7 +4,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { startDevServer, usage, type DevServer } from '../../lambda/dev-server/server';
+import { connectionHelp, startDevServer, type DevServer } from '../../lambda/dev-server/server';
 
 const KEY = 'sk-dev-test-key-0123456789';
 const MODEL = 'claude-sonnet-4-5';
@@ -28,7 +28,7 @@ describe('dev server with the official SDKs', () => {
   afterAll(() => server.close());
 
   test('prints how to point Claude Code and the SDKs at it', () => {
-    const text = usage(server);
+    const text = connectionHelp(server);
     expect(text).toContain(`ANTHROPIC_BASE_URL=${server.url}`);
     expect(text).toContain(`baseURL: '${server.url}/v1'`);
     expect(text).toContain(KEY);

@@ -105,7 +105,13 @@ describe('toChatCompletion', () => {
 
   test('counts cached input in prompt_tokens and reports it as cached_tokens', () => {
     const completion = toChatCompletion({
-      id: 'm1', type: 'message', role: 'assistant', model: 'x', content: [], stop_reason: 'end_turn', stop_sequence: null,
+      id: 'm1',
+      type: 'message',
+      role: 'assistant',
+      model: 'x',
+      content: [],
+      stop_reason: 'end_turn',
+      stop_sequence: null,
       usage: { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 100, cache_creation_input_tokens: 20 },
     }, 'c');
     expect(completion.usage).toEqual({ prompt_tokens: 130, completion_tokens: 5, total_tokens: 135, prompt_tokens_details: { cached_tokens: 100 } });

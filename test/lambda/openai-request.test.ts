@@ -117,8 +117,16 @@ describe('chatToCanonical', () => {
 
   test('accepts null for unset fields, as OpenAI clients send them', () => {
     const { request, includeUsage } = chatToCanonical(body({
-      model: 'm', messages: [{ role: 'user', content: 'x' }], max_tokens: null, stop: null, temperature: null, tools: null, stream: true,
-      stream_options: { include_usage: true }, seed: 7, presence_penalty: 0.5,
+      model: 'm',
+      messages: [{ role: 'user', content: 'x' }],
+      max_tokens: null,
+      stop: null,
+      temperature: null,
+      tools: null,
+      stream: true,
+      stream_options: { include_usage: true },
+      seed: 7,
+      presence_penalty: 0.5,
     }), 321);
     expect(request.max_tokens).toBe(321);
     expect(request.stream).toBe(true);

@@ -108,8 +108,14 @@ describe('POST /v1/messages', () => {
     events.forEach((e) => acc.add(e.data));
     const [record] = h.meter.records;
     expect(record).toMatchObject({
-      outcome: 'ok', status: 200, identity: 'alice', model: MODEL, stream: true, protocol: 'anthropic',
-      inputTokens: acc.result().usage.input_tokens, outputTokens: acc.result().usage.output_tokens,
+      outcome: 'ok',
+      status: 200,
+      identity: 'alice',
+      model: MODEL,
+      stream: true,
+      protocol: 'anthropic',
+      inputTokens: acc.result().usage.input_tokens,
+      outputTokens: acc.result().usage.output_tokens,
     });
     expect(record.estimatedCost).toBeCloseTo((record.inputTokens * 3 + record.outputTokens * 15) / 1e6, 12);
     expect(record.timeToFirstTokenMs).toBeGreaterThanOrEqual(0);
@@ -207,7 +213,7 @@ describe('POST /v1/messages', () => {
 describe('POST /v1/chat/completions', () => {
   test('streams chunks, a usage chunk when asked, and [DONE]', async () => {
     const h = harness();
-    const sink = await run(h, request('POST', '/v1/chat/completions', chat('Hello', { stream: true, stream_options: { include_usage: true } }), { authorization: `Bearer ${KEY}`, 'x-api-key': '' }));
+    const sink = await run(h, request('POST', '/v1/chat/completions', chat('Hello', { stream: true, stream_options: { include_usage: true } }), { 'authorization': `Bearer ${KEY}`, 'x-api-key': '' }));
     expect(sink.status).toBe(200);
     const events = sseEvents(sink);
     expect(events[events.length - 1].data).toBe('[DONE]');
@@ -348,7 +354,7 @@ describe('sessions (x-session-id)', () => {
 describe('CORS', () => {
   test('answers preflights and allows configured origins only', async () => {
     const h = harness({ PROXY_CORS_ALLOW_ORIGINS: 'https://app.example.com' });
-    const preflight = await run(h, request('OPTIONS', '/v1/messages', undefined, { origin: 'https://app.example.com', 'access-control-request-headers': 'x-api-key' }));
+    const preflight = await run(h, request('OPTIONS', '/v1/messages', undefined, { 'origin': 'https://app.example.com', 'access-control-request-headers': 'x-api-key' }));
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-origin']).toBe('https://app.example.com');
     expect(preflight.headers['access-control-allow-headers']).toBe('x-api-key');

@@ -1,3 +1,4 @@
+import { MemorySink } from './memory-sink';
 import type { CanonicalEvent, MessageResponse } from '../../lambda/shared/canonical';
 import type { LimitDecision, RateLimiter, RateLimits } from '../../lambda/shared/limits';
 import { MemoryRateLimiter } from '../../lambda/shared/memory-limiter';
@@ -10,7 +11,6 @@ import type { Meter, RequestRecord } from '../../lambda/streaming-proxy/metering
 import { createProxy, type Proxy } from '../../lambda/streaming-proxy/pipeline';
 import { MockUpstream, type MockUpstreamOptions } from '../../lambda/streaming-proxy/upstream/mock';
 import type { Upstream, UpstreamCall } from '../../lambda/streaming-proxy/upstream/types';
-import { MemorySink } from './memory-sink';
 
 export const KEY = 'sk-test-key-0123456789abcdef';
 

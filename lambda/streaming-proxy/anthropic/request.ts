@@ -2,9 +2,9 @@
  * A validated Anthropic Messages body + headers -> the canonical request. The body already is the canonical shape;
  * what happens here is the allowlisting: beta flags from the `anthropic-beta` header, and unknown top-level fields.
  */
-import type { CanonicalRequest } from '../../shared/canonical';
 import { EXTRA_FIELD_ALLOWLIST, selectBetas } from './betas';
 import type { CountTokensBody, MessagesBody } from './validate';
+import type { CanonicalRequest } from '../../shared/canonical';
 
 const CANONICAL_FIELDS = new Set([
   'model', 'messages', 'system', 'max_tokens', 'stop_sequences', 'temperature', 'top_p', 'top_k', 'tools', 'tool_choice',

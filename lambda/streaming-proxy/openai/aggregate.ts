@@ -1,8 +1,8 @@
 /**
  * A complete canonical response (MessageResponse) -> an OpenAI `chat.completion` object, for stream:false requests.
  */
-import type { MessageResponse } from '../../shared/canonical';
 import { finishReason, openAiUsage, type FinishReason, type OpenAiUsage } from './usage';
+import type { MessageResponse } from '../../shared/canonical';
 
 export interface ChatCompletion {
   id: string;
@@ -30,9 +30,7 @@ export function toChatCompletion(response: MessageResponse, clientModel: string,
   let reasoning: string | undefined;
   const toolCalls: NonNullable<ChatCompletion['choices'][0]['message']['tool_calls']> = [];
   for (const block of response.content) {
-    if (block.type === 'text') text = (text ?? '') + block.text;
-    else if (block.type === 'thinking') reasoning = (reasoning ?? '') + block.thinking;
-    else if (block.type === 'tool_use') {
+    if (block.type === 'text') {text = (text ?? '') + block.text;} else if (block.type === 'thinking') {reasoning = (reasoning ?? '') + block.thinking;} else if (block.type === 'tool_use') {
       toolCalls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input) } });
     }
   }

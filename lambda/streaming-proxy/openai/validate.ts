@@ -4,8 +4,8 @@
  * are not in the schema and are dropped; fields whose meaning cannot be honoured are rejected in request.ts.
  */
 import * as z from 'zod/mini';
-import { describeIssues } from '../validation';
 import type { Validated } from '../anthropic/validate';
+import { describeIssues } from '../validation';
 
 /** Built on first use, not at module load (keeps it out of the Lambda init time). */
 function buildSchema() {
