@@ -2,19 +2,7 @@
 // Ticket triage service (shipped as a container image): { "subject", "body" } -> { "category", "priority" }.
 const { complete } = require('./llm-client');
 const { loadConfig } = require('./config');
-
-const CATEGORIES = ['billing', 'bug', 'feature-request', 'account', 'other'];
-const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
-
-/** The first JSON object in the model's reply, checked against the allowed values. */
-function parseTriage(reply) {
-  const match = /\{[\s\S]*\}/.exec(reply);
-  const parsed = match ? JSON.parse(match[0]) : {};
-  return {
-    category: CATEGORIES.includes(parsed.category) ? parsed.category : 'other',
-    priority: PRIORITIES.includes(parsed.priority) ? parsed.priority : 'normal',
-  };
-}
+const { CATEGORIES, PRIORITIES, parseTriage } = require('./triage-rules');
 
 exports.handler = async (event) => {
   if (!event || typeof event.subject !== 'string' || typeof event.body !== 'string') {
@@ -35,5 +23,3 @@ exports.handler = async (event) => {
   });
   return parseTriage(reply);
 };
-
-exports.parseTriage = parseTriage;
