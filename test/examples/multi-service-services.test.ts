@@ -56,15 +56,25 @@ async function expectedAuthorization(r: Received, signingDate: Date): Promise<st
 describe('multi-service: the services\' LLM client', () => {
   test('signs a Messages request for the lambda service with the body hash a function URL requires, and returns the reply text', async () => {
     const reply = JSON.stringify({
-      id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-haiku-4-5',
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-haiku-4-5',
       content: [{ type: 'text', text: '- first point' }, { type: 'text', text: '\n- second point' }],
-      stop_reason: 'end_turn', usage: { input_tokens: 10, output_tokens: 8 },
+      stop_reason: 'end_turn',
+      usage: { input_tokens: 10, output_tokens: 8 },
     });
     await withServer(200, reply, async (baseUrl, received) => {
       const signingDate = new Date('2025-11-22T10:00:00Z');
       const text = await complete({
-        baseUrl, model: 'claude-haiku-4-5', prompt: 'Summarize this.', system: 'Be brief.', maxTokens: 300,
-        region: 'us-east-1', credentials: CREDENTIALS, signingDate,
+        baseUrl,
+        model: 'claude-haiku-4-5',
+        prompt: 'Summarize this.',
+        system: 'Be brief.',
+        maxTokens: 300,
+        region: 'us-east-1',
+        credentials: CREDENTIALS,
+        signingDate,
       });
       expect(text).toBe('- first point\n- second point');
 
