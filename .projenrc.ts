@@ -1,4 +1,4 @@
-import { awscdk, javascript } from 'projen';
+import { awscdk, javascript, JsonFile } from 'projen';
 
 /**
  * cdk-serverless-llm: all build configuration lives here. Never hand-edit the files projen generates
@@ -107,6 +107,12 @@ for (const dir of ['lambda', 'bench', 'build-tools', 'examples']) {
   // test/tsconfig.json is the dev config; its paths are relative to test/.
   project.tsconfigDev.addInclude(`../${dir}/**/*.ts`);
   project.eslint?.addLintPattern(dir);
+  // Bundled (or build-time only) code may use devDependencies: esbuild inlines them into assets/.
+  project.eslint?.allowDevDeps(`**/${dir}/**`);
+  // typescript-eslint's project service uses the nearest tsconfig.json; give each folder one that extends the dev config.
+  new JsonFile(project, `${dir}/tsconfig.json`, {
+    obj: { extends: '../test/tsconfig.json', include: ['./**/*.ts'], exclude: ['**/cdk.out', '**/node_modules'] },
+  });
 }
 project.tsconfigDev.addExclude('../examples/**/cdk.out');
 project.tsconfigDev.addExclude('**/node_modules');
