@@ -38,7 +38,7 @@ python_smoke() {
   command -v python3 >/dev/null || die "python3 is not installed"
   python3 -m venv "$WORK/venv" ||
     die "python3 -m venv does not work here: install the venv module (Debian: apt-get install python3-venv)"
-  "$WORK/venv/bin/python" -m pip install --quiet --disable-pip-version-check "${wheels[0]}" "aws-cdk-lib==$CDK_VERSION" ||
+  "$WORK/venv/bin/python" -m pip install --quiet --no-compile --disable-pip-version-check "${wheels[0]}" "aws-cdk-lib==$CDK_VERSION" ||
     die "pip could not install the wheel with aws-cdk-lib==$CDK_VERSION"
   "$WORK/venv/bin/python" -m pip list --disable-pip-version-check 2>/dev/null | grep -E '^(aws-cdk-lib|cdk-serverless-llm|constructs|jsii) '
   (cd "$WORK" && "$WORK/venv/bin/python" "$ROOT/test/bindings/python/app.py")
@@ -79,17 +79,26 @@ passed=0
 failed=0
 started=$(date +%s)
 echo "bindings: aws-cdk-lib $CDK_VERSION, cdk-serverless-llm $LIB_VERSION, languages: ${languages[*]}"
+# The languages run side by side (most of their time is downloads and the jsii runtime starting Node.js); each writes
+# its own log, reported in order once all are done.
 for lang in "${languages[@]}"; do
-  t0=$(date +%s)
-  log="$WORK/$lang.log"
-  if ("${lang}_smoke") >"$log" 2>&1; then
+  (
+    t0=$(date +%s)
+    ("${lang}_smoke") >"$WORK/$lang.log" 2>&1
+    echo "$? $(($(date +%s) - t0))" >"$WORK/$lang.result"
+  ) &
+done
+wait
+for lang in "${languages[@]}"; do
+  read -r status seconds <"$WORK/$lang.result"
+  if [ "$status" -eq 0 ]; then
     passed=$((passed + 1))
-    echo "bindings: $lang ok in $(($(date +%s) - t0)) s"
-    sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^(python|java|go): ' | sed 's/^/  /'
+    echo "bindings: $lang ok in $seconds s"
+    sed 's/\x1b\[[0-9;]*m//g' "$WORK/$lang.log" | grep -E '^(python|java|go): ' | sed 's/^/  /'
   else
     failed=$((failed + 1))
-    echo "bindings: $lang FAILED after $(($(date +%s) - t0)) s; last lines of its log:"
-    tail -n 60 "$log" | sed 's/^/  | /'
+    echo "bindings: $lang FAILED after $seconds s; last lines of its log:"
+    tail -n 60 "$WORK/$lang.log" | sed 's/^/  | /'
   fi
 done
 echo "bindings: finished in $(($(date +%s) - started)) s"
