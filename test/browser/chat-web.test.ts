@@ -7,12 +7,8 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { App, Stack, Stage } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import { Browser, chromium, ConsoleMessage, Page } from 'playwright-core';
-import { Edge, edgeSpecFrom, startEdge } from './edge';
-import { SpaFrontend } from '../../src/spa-frontend';
+import { Edge, startEdge, synthesizeSite } from './edge';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SITE_DIR = path.join(ROOT, 'examples', 'chat-web', 'web');
@@ -60,18 +56,6 @@ async function waitForHealth(base: string, timeoutMs: number): Promise<void> {
   throw new Error(`The dev server did not answer ${base}/health within ${timeoutMs} ms (${lastError}):\n${devServerOutput}`);
 }
 
-/** Synthesizes the site the way an app would (files + API route) and reads what CloudFront would do out of it. */
-function synthesizeSite(): { template: Template; runtimeConfig: unknown } {
-  const app = new App();
-  const stack = new Stack(app, 'ChatWeb');
-  // The API origin is only a template value here; the edge stand-in sends the route to the dev server on loopback.
-  const site = new SpaFrontend(stack, 'Site', { source: SITE_DIR, api: { origin: new origins.HttpOrigin('127.0.0.1') } });
-  const template = Template.fromStack(stack);
-  const asset = site.node.findChild('DeployRuntimeConfig').node.children.find((c) => c.node.id.startsWith('Asset')) as unknown as { assetPath: string };
-  const runtimeConfig = JSON.parse(fs.readFileSync(path.join(Stage.of(site)!.assetOutdir, asset.assetPath, 'config.json'), 'utf8'));
-  return { template, runtimeConfig };
-}
-
 beforeAll(async () => {
   if (!fs.existsSync(DEV_SERVER)) {
     throw new Error(`${DEV_SERVER} is missing: run \`npx projen bundle\` first.`);
@@ -89,8 +73,9 @@ beforeAll(async () => {
   const upstream = `http://127.0.0.1:${port}`;
   await waitForHealth(upstream, 20_000);
 
-  const { template, runtimeConfig } = synthesizeSite();
-  edge = await startEdge(edgeSpecFrom(template), SITE_DIR, runtimeConfig, upstream);
+  // Synthesized the way an app would (files + API route); the stand-in serves what the template says.
+  const { spec, runtimeConfig } = synthesizeSite(SITE_DIR);
+  edge = await startEdge(spec, SITE_DIR, runtimeConfig, upstream);
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,

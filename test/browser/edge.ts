@@ -10,7 +10,10 @@ import * as http from 'http';
 import { AddressInfo } from 'net';
 import * as path from 'path';
 import * as vm from 'vm';
+import { App, Stack, Stage } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import { SpaFrontend, SpaFrontendProps } from '../../src/spa-frontend';
 
 /** What the harness reads out of a synthesized SpaFrontend. */
 export interface EdgeSpec {
@@ -65,6 +68,19 @@ export function edgeSpecFrom(template: Template): EdgeSpec {
   return { routerCode: fn.Properties.FunctionCode, headers, apiPathPattern: distribution.CacheBehaviors?.[0]?.PathPattern, cacheRules };
 }
 
+/**
+ * Synthesizes a SpaFrontend serving `siteDir` with an `/api/*` route (plus `props`) and returns what the stand-in needs:
+ * the edge spec and the config.json the construct would write. The API origin is only a template value here.
+ */
+export function synthesizeSite(siteDir: string, props: SpaFrontendProps = {}): { spec: EdgeSpec; runtimeConfig: unknown } {
+  const stack = new Stack(new App(), 'Site');
+  const site = new SpaFrontend(stack, 'Site', { source: siteDir, api: { origin: new origins.HttpOrigin('127.0.0.1') }, ...props });
+  const template = Template.fromStack(stack);
+  const asset = site.node.findChild('DeployRuntimeConfig').node.children.find((c) => c.node.id.startsWith('Asset')) as unknown as { assetPath: string };
+  const runtimeConfig = JSON.parse(fs.readFileSync(path.join(Stage.of(site)!.assetOutdir, asset.assetPath, 'config.json'), 'utf8'));
+  return { spec: edgeSpecFrom(template), runtimeConfig };
+}
+
 /** An `aws s3 sync` filter pattern (fnmatch: `*` also matches `/`) as a regular expression. */
 function filterRegExp(pattern: string): RegExp {
   const body = pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
@@ -89,10 +105,10 @@ export interface Edge {
 }
 
 /**
- * Starts the stand-in on a random loopback port. `siteDir` is the `source` folder, `runtimeConfig` the object the
+ * Starts the stand-in on a loopback port (random unless given). `siteDir` is the `source` folder, `runtimeConfig` the object the
  * construct writes as config.json, `upstream` the loopback base URL the API route goes to.
  */
-export async function startEdge(spec: EdgeSpec, siteDir: string, runtimeConfig: unknown, upstream: string): Promise<Edge> {
+export async function startEdge(spec: EdgeSpec, siteDir: string, runtimeConfig: unknown, upstream: string, port = 0): Promise<Edge> {
   const context = vm.createContext({});
   vm.runInContext(spec.routerCode, context, { filename: 'spa-router.js' });
   const router = context.handler as Handler;
@@ -159,10 +175,10 @@ export async function startEdge(spec: EdgeSpec, siteDir: string, runtimeConfig: 
     });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const address = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${address.port}`,
     log,
     apiBodies,
     close: () => new Promise<void>((resolve) => {
