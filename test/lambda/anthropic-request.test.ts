@@ -7,15 +7,16 @@ const body: MessagesBody = { model: 'claude-sonnet-4-5', max_tokens: 100, messag
 describe('selectBetas', () => {
   test('keeps allowlisted flags, drops the rest, and de-duplicates', () => {
     const header = 'claude-code-20250219, interleaved-thinking-2025-05-14,oauth-2025-04-20,interleaved-thinking-2025-05-14';
-    expect(selectBetas(header, [], false)).toEqual({
+    expect(selectBetas(header, [])).toEqual({
       allowed: ['interleaved-thinking-2025-05-14'],
       dropped: ['claude-code-20250219', 'oauth-2025-04-20'],
     });
   });
 
-  test('adds the 1M-context flag for the [1m] suffix and honours extra flags', () => {
-    expect(selectBetas(undefined, ['fine-grained-tool-streaming-2025-05-14'], true).allowed).toEqual([LONG_CONTEXT_BETA]);
-    expect(selectBetas('fine-grained-tool-streaming-2025-05-14', ['fine-grained-tool-streaming-2025-05-14'], false).allowed)
+  test('honours PROXY_EXTRA_BETAS, and keeps the 1M-context flag when a client sends it', () => {
+    expect(selectBetas(undefined, ['fine-grained-tool-streaming-2025-05-14']).allowed).toEqual([]);
+    expect(selectBetas(LONG_CONTEXT_BETA, []).allowed).toEqual([LONG_CONTEXT_BETA]);
+    expect(selectBetas('fine-grained-tool-streaming-2025-05-14', ['fine-grained-tool-streaming-2025-05-14']).allowed)
       .toEqual(['fine-grained-tool-streaming-2025-05-14']);
     expect(BEDROCK_BETA_ALLOWLIST).toContain(LONG_CONTEXT_BETA);
   });
@@ -26,7 +27,6 @@ describe('messagesToCanonical', () => {
     const { request, dropped } = messagesToCanonical(body, {
       betaHeader: 'claude-code-20250219,context-management-2025-06-27',
       extraBetas: [],
-      longContext: false,
     });
     expect(request.anthropic_beta).toEqual(['context-management-2025-06-27']);
     expect(dropped.betas).toEqual(['claude-code-20250219']);
@@ -34,10 +34,10 @@ describe('messagesToCanonical', () => {
 
   test('passes an extra field only together with its beta flag, and drops unknown fields', () => {
     const withFields = { ...body, context_management: { edits: [] }, service_tier: 'auto', container: 'c' };
-    const on = messagesToCanonical(withFields, { betaHeader: 'context-management-2025-06-27', extraBetas: [], longContext: false });
+    const on = messagesToCanonical(withFields, { betaHeader: 'context-management-2025-06-27', extraBetas: [] });
     expect(on.request.extra).toEqual({ context_management: { edits: [] } });
     expect(on.dropped.fields).toEqual(['service_tier', 'container']);
-    const off = messagesToCanonical(withFields, { extraBetas: [], longContext: false });
+    const off = messagesToCanonical(withFields, { extraBetas: [] });
     expect(off.request.extra).toBeUndefined();
     expect(off.dropped.fields).toEqual(['context_management', 'service_tier', 'container']);
   });
@@ -51,7 +51,7 @@ describe('messagesToCanonical', () => {
       top_k: 5,
       metadata: { user_id: null },
       stream: true,
-    }, { extraBetas: [], longContext: false });
+    }, { extraBetas: [] });
     expect(request).toEqual({
       model: 'claude-sonnet-4-5',
       max_tokens: 100,
@@ -65,8 +65,8 @@ describe('messagesToCanonical', () => {
   });
 
   test('count_tokens requests are not streamed', () => {
-    const { request } = countTokensToCanonical({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }, { extraBetas: [], longContext: true });
+    const { request } = countTokensToCanonical({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }, { extraBetas: [] });
     expect(request.stream).toBeUndefined();
-    expect(request.anthropic_beta).toEqual([LONG_CONTEXT_BETA]);
+    expect(request.anthropic_beta).toBeUndefined();
   });
 });

@@ -127,13 +127,13 @@ describe('POST /v1/messages', () => {
     expect(sink.json()).toMatchObject({ type: 'message', role: 'assistant', model: MODEL, stop_reason: 'end_turn', content: [{ type: 'text' }] });
   });
 
-  test('passes allowlisted betas upstream, and the 1M-context beta for the [1m] suffix', async () => {
+  test('passes allowlisted betas upstream, and the [1m] suffix as longContext on the resolved model', async () => {
     const h = harness();
     await run(h, request('POST', '/v1/messages', { ...message('x'), model: `${MODEL}[1m]` }, { 'anthropic-beta': 'claude-code-20250219,interleaved-thinking-2025-05-14' }));
     const call = h.upstream.calls[0];
     expect(call.model.longContext).toBe(true);
     expect(call.request.model).toBe(`${MODEL}[1m]`);
-    expect(call.request.anthropic_beta).toEqual(['interleaved-thinking-2025-05-14', 'context-1m-2025-08-07']);
+    expect(call.request.anthropic_beta).toEqual(['interleaved-thinking-2025-05-14']);
     expect(h.meter.records[0].dropped).toEqual({ betas: ['claude-code-20250219'], fields: [] });
   });
 

@@ -22,7 +22,10 @@ export const BEDROCK_BETA_ALLOWLIST: readonly string[] = [
   'tool-examples-2025-10-29',
 ];
 
-/** The flag that Claude Code's `[1m]` model suffix stands for. */
+/**
+ * The flag that Claude Code's `[1m]` model suffix stands for. The front end does not add it: the resolved model carries
+ * `longContext`, and the upstream adds the flag only for models whose standard window is smaller than 1M tokens.
+ */
 export const LONG_CONTEXT_BETA = 'context-1m-2025-08-07';
 
 /**
@@ -40,12 +43,11 @@ export interface BetaSelection {
 }
 
 /** Splits the `anthropic-beta` header (comma-separated, possibly repeated) into allowed and dropped flags. */
-export function selectBetas(header: string | undefined, extra: readonly string[], longContext: boolean): BetaSelection {
+export function selectBetas(header: string | undefined, extra: readonly string[]): BetaSelection {
   const allowed: string[] = [];
   const dropped: string[] = [];
   const seen = new Set<string>();
   const flags = (header ?? '').split(',').map((f) => f.trim()).filter((f) => f.length > 0);
-  if (longContext) flags.push(LONG_CONTEXT_BETA);
   for (const flag of flags) {
     if (seen.has(flag)) continue;
     seen.add(flag);

@@ -22,12 +22,10 @@ export interface TranslateOptions {
   readonly betaHeader?: string;
   /** PROXY_EXTRA_BETAS. */
   readonly extraBetas: readonly string[];
-  /** True when the model was asked for with Claude Code's `[1m]` suffix. */
-  readonly longContext: boolean;
 }
 
 export function messagesToCanonical(body: MessagesBody, options: TranslateOptions): Translated {
-  const betas = selectBetas(options.betaHeader, options.extraBetas, options.longContext);
+  const betas = selectBetas(options.betaHeader, options.extraBetas);
   const request: CanonicalRequest = {
     model: body.model,
     messages: body.messages,
