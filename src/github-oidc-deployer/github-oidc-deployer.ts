@@ -484,9 +484,10 @@ export class GithubOidcDeployer extends Construct {
     }
     for (const c of stack.node.findAll()) {
       if (c instanceof iam.CfnPolicy || c instanceof iam.CfnManagedPolicy) {
-        if (JSON.stringify(stack.resolve(c.roles) ?? []).includes(roleRef)) {
-          documents.push(stack.resolve(c.policyDocument));
-        }
+        // A policy that names the role, or a customer managed policy the role lists in its ManagedPolicyArns.
+        const attached = JSON.stringify(stack.resolve(c.roles) ?? []).includes(roleRef) ||
+          (c instanceof iam.CfnManagedPolicy && managed.includes(JSON.stringify(stack.resolve(c.ref))));
+        if (attached) documents.push(stack.resolve(c.policyDocument));
       }
     }
     for (const doc of documents) {

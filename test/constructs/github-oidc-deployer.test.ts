@@ -420,13 +420,15 @@ describe('grants', () => {
     ]);
   });
 
-  test('grantLambdaDeploy rejects an alias and says to pass the function', () => {
+  test('grantLambdaDeploy rejects an alias or a version and says to pass the function', () => {
     const stack = newStack();
     const fn = new lambda.Function(stack, 'Fn', {
       runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => 1;'),
     });
     const alias = new lambda.Alias(stack, 'Live', { aliasName: 'live', version: fn.currentVersion });
-    expect(() => deployer({}, stack).grantLambdaDeploy(alias)).toThrow(/takes the function, not an alias or version: pass `alias.version.lambda`/);
+    const d = deployer({}, stack);
+    expect(() => d.grantLambdaDeploy(alias)).toThrow(/takes the function, not an alias or version: pass `alias.version.lambda`/);
+    expect(() => d.grantLambdaDeploy(fn.currentVersion)).toThrow(/takes the function, not an alias or version/);
   });
 
   test('grantAssetDeploy allows syncing into the one bucket and invalidating the one distribution', () => {
@@ -490,6 +492,15 @@ describe('least-privilege guard', () => {
   test('fails synthesis when a policy of the role allows every action', () => {
     const d = deployer();
     d.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['*'], resources: ['*'] }));
+    expect(() => App.of(d)!.synth()).toThrow(/allows every action \('\*'\)/);
+  });
+
+  test('also checks a named role and customer managed policies attached to it', () => {
+    const stack = newStack();
+    const d = deployer({ roleName: 'github-deploy' }, stack);
+    d.role.addManagedPolicy(new iam.ManagedPolicy(stack, 'Everything', {
+      statements: [new iam.PolicyStatement({ actions: ['*'], resources: ['*'] })],
+    }));
     expect(() => App.of(d)!.synth()).toThrow(/allows every action \('\*'\)/);
   });
 
