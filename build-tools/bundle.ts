@@ -26,6 +26,11 @@ const DEV_SERVER_TARGET = 'node20';
 interface EntryOverride {
   /** Options merged over the defaults for this entry. */
   readonly options?: esbuild.BuildOptions;
+  /**
+   * Modules kept out of this entry's bundle and built as separate files beside it, loaded with `require` only when the
+   * code path that needs them runs (so they cost neither bundle size nor init time when unused).
+   */
+  readonly lazyModules?: { readonly importPath: string; readonly source: string; readonly outFile: string }[];
   /** Entry file name inside lambda/<name>/ when it is not index.ts. */
   readonly entryFile?: string;
   /** Output file name inside assets/<name>/ when it is not index.js. */
@@ -33,6 +38,10 @@ interface EntryOverride {
 }
 
 const ENTRY_OVERRIDES: Record<string, EntryOverride> = {
+  // The Redis client (~500 KiB with its modules) is needed only when sessions or limits use VpcRedisSessions.
+  'streaming-proxy': {
+    lazyModules: [{ importPath: '../shared/redis', source: 'lambda/shared/redis/index.ts', outFile: 'redis.js' }],
+  },
   // CloudFront Functions (cloudfront-js-2.0) run a plain script with a top-level `handler` function:
   // no module system, no minified renaming of `handler`. The IIFE exposes the module as `spaRouter`; the footer is the
   // top-level `handler` that CloudFront calls. The runtime lists no for-of loop, so esbuild's helpers must not use one.
@@ -70,14 +79,36 @@ function entries(): { name: string; entry: string; out: string; options: esbuild
     const override = ENTRY_OVERRIDES[name] ?? {};
     const entry = path.join(dir, override.entryFile ?? 'index.ts');
     if (!fs.existsSync(entry)) continue;
+    const lazy = override.lazyModules ?? [];
     result.push({
       name,
       entry,
       out: path.join(assetsDir, name, override.outFile ?? 'index.js'),
-      options: override.options ?? {},
+      options: { ...override.options, plugins: lazy.length ? [lazyModulesPlugin(lazy)] : [] },
     });
+    for (const module of lazy) {
+      result.push({
+        name: `${name}-${path.basename(module.outFile, '.js')}`,
+        entry: path.join(root, module.source),
+        out: path.join(assetsDir, name, module.outFile),
+        options: {},
+      });
+    }
   }
   return result;
+}
+
+/** Rewrites `require('<importPath>')` to a runtime `require('./<outFile>')` of the separately built file. */
+function lazyModulesPlugin(modules: NonNullable<EntryOverride['lazyModules']>): esbuild.Plugin {
+  return {
+    name: 'lazy-modules',
+    setup(build) {
+      for (const module of modules) {
+        const filter = new RegExp(`^${module.importPath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
+        build.onResolve({ filter }, () => ({ path: `./${module.outFile}`, external: true }));
+      }
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -85,7 +116,7 @@ async function main(): Promise<void> {
   const list = entries();
   // Clear each entry's folder only (not assets/ as a whole), so a stale file never ships and parallel builds of
   // other entries are not disturbed.
-  for (const { out } of list) fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  for (const dir of new Set(list.map(({ out }) => path.dirname(out)))) fs.rmSync(dir, { recursive: true, force: true });
   await Promise.all(
     list.map(async ({ name, entry, out, options }) => {
       const started = Date.now();
