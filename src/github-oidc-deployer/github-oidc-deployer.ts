@@ -209,7 +209,7 @@ export class GithubOidcDeployer extends Construct {
   /** The deploy role. */
   public readonly role: iam.Role;
 
-  /** Every `sub` claim value the role accepts, in the order they appear in the trust policy. */
+  /** Every `sub` claim value the role accepts, in the order of `filters` (exact and wildcard values alike). */
   public readonly allowedSubjects: string[];
 
   /**
