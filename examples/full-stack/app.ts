@@ -1,15 +1,14 @@
+// All four constructs in one app: a chat page on CloudFront whose /api/* streams from a VPC-attached Bedrock proxy with
+// sessions and rate limits in ElastiCache, deployed by GitHub Actions. The region below is the README's headline
+// example (test/examples/readme.test.ts keeps the two equal); examples/python/full_stack/app.py is the same app in
+// Python, and test/bindings/python-full-stack.sh checks that both synthesize the same resources.
+// #region readme
 import * as path from 'path';
 import { App, CfnOutput, Stack, Validations } from 'aws-cdk-lib';
 import { HostedZone } from 'aws-cdk-lib/aws-route53';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, ServerlessChecks } from 'cdk-nag';
 import { GithubOidcDeployer, SpaFrontend, StreamingLlmProxy, TrustFilter, VpcRedisSessions } from '../../src';
 
-/**
- * All four constructs in one app (the README's headline example): a chat page on CloudFront whose `/api/*` streams
- * from a VPC-attached Bedrock proxy with sessions and rate limits in ElastiCache, deployed by GitHub Actions.
- * examples/python/full_stack/app.py is the same app in Python; the test suite checks that both synthesize the same
- * resources.
- */
 export function buildApp(app: App = new App()): App {
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app));
   const stack = new Stack(app, 'FullStack', { env: { account: '123456789012', region: 'us-east-1' } });
@@ -33,3 +32,4 @@ export function buildApp(app: App = new App()): App {
   new CfnOutput(stack, 'SiteUrl', { value: site.url });
   return app;
 }
+// #endregion readme
