@@ -15,6 +15,8 @@ export const API_KEY = 'bench-api-key-0123456789abcdef';
 export interface Child {
   readonly process: ChildProcess;
   readonly url: string;
+  /** The last lines the process printed that do not report a 200 (the dev server logs one line per request). */
+  readonly problems: string[];
   stop(): Promise<void>;
 }
 
@@ -31,12 +33,24 @@ export function startChild(args: string[], env: NodeJS.ProcessEnv, ready: RegExp
       buffered += d.toString();
       const m = ready.exec(buffered);
       if (m) {
-        // Keep draining stdout (the dev server logs one line per request) without keeping it.
+        // Keep draining stdout (the dev server logs one line per request), keeping only lines about failures.
         child.stdout!.off('data', onData);
-        child.stdout!.on('data', () => undefined);
+        const problems: string[] = [];
+        let partial = '';
+        child.stdout!.on('data', (data: Buffer) => {
+          const lines = (partial + data.toString()).split('\n');
+          partial = lines.pop() ?? '';
+          for (const line of lines) {
+            if (/ (4|5)\d\d /.test(line) || /handler failed/.test(line)) {
+              problems.push(line);
+              if (problems.length > 20) problems.shift();
+            }
+          }
+        });
         resolve({
           process: child,
           url: m[1],
+          problems,
           stop: () => new Promise<void>((done) => {
             if (child.exitCode !== null) return done();
             child.once('exit', () => done());

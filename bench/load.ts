@@ -26,6 +26,7 @@ async function main(): Promise<void> {
   const timings: Timing[] = [];
   const errors: string[] = [];
   const rss: number[] = [];
+  let problems: string[] = [];
   try {
     const sampler = setInterval(() => rss.push(rssOf(pid)), 1000);
     const until = Date.now() + SECONDS * 1000;
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
       }
     }));
     clearInterval(sampler);
+    problems = [...proxy.problems];
   } finally {
     agent.destroy();
     await proxy.stop();
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
     `| ${result.requests.toLocaleString('en-US')} | **${failed}** | ${ms(result.ttfbP50)} / ${ms(result.ttfbP99)} ms | ${ms(result.totalP50)} / ${ms(result.totalP99)} ms | `
       + `${mb(result.rssMin)} / ${mb(result.rssMax)} MB | ${mb(result.rssFirst10sMax)} → ${mb(result.rssLast10sMax)} MB | **${bounded ? 'yes' : 'NO'}** |`,
     ...(errors.length > 0 ? ['', `First errors: ${errors.join('; ')}`] : []),
+    ...(problems.length > 0 ? ['', 'Dev server log lines for failed requests:', '', ...problems.map((l) => `    ${l}`)] : []),
     '',
     `Machine: ${machine()}.`,
     '',

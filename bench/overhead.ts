@@ -110,6 +110,7 @@ async function main(): Promise<void> {
   const fakePid = fake.process.pid!;
   const proxyPid = proxy.process.pid!;
   const rows: Row[] = [];
+  let problems: string[] = [];
   try {
     for (const workload of WORKLOADS) {
       for (const scenario of SCENARIOS) {
@@ -154,6 +155,7 @@ async function main(): Promise<void> {
         }
       }
     }
+    problems = [...proxy.problems];
   } finally {
     agent.destroy();
     await proxy.stop();
@@ -179,6 +181,7 @@ async function main(): Promise<void> {
       + `**${(px.totalP50 / direct.totalP50).toFixed(3)} / ${(px.totalMean / direct.totalMean).toFixed(3)}** | `
       + `${r.proxyCpuUsPerEvent.toFixed(1)} (${r.fakeCpuUsPerEvent.toFixed(1)}) | ${direct.n + px.n} (${direct.errors + px.errors}) |`);
   }
+  if (problems.length > 0) lines.push('', 'Failed proxied requests (dev server log):', '', ...problems.map((l) => `    ${l}`));
   lines.push('', `Machine: ${machine()}.`, '');
   writeResult('overhead', lines.join('\n'), rows);
 }
