@@ -439,7 +439,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       });
       this.endpointUrl = this.functionUrl.url;
     } else {
-      const rest = this.createRestApi(endpoint._restApiOptions ?? {}, logRetention, encryptionKey);
+      const rest = this.createRestApi(endpoint._restApiOptions ?? {}, logRetention, encryptionKey, props.corsAllowOrigins !== undefined);
       this.restApi = rest.api;
       this.usagePlan = rest.usagePlan;
       this.endpointUrl = rest.api.url;
@@ -683,7 +683,8 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
   private createRestApi(
     options: RestApiEndpointOptions,
     logRetention: logs.RetentionDays,
-    encryptionKey?: kms.IKey,
+    encryptionKey: kms.IKey | undefined,
+    cors: boolean,
   ): { api: apigateway.RestApi; usagePlan?: apigateway.UsagePlan } {
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: logRetention,
@@ -753,8 +754,22 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       timeout: this.timeout,
       allowTestInvoke: false,
     });
-    api.root.addMethod('ANY', integration);
-    api.root.addResource('{proxy+}').addMethod('ANY', integration);
+    const proxyResource = api.root.addResource('{proxy+}');
+    for (const resource of [api.root, proxyResource]) {
+      resource.addMethod('ANY', integration);
+      // Browsers send CORS preflights without credentials or API Gateway keys: answer them (through the runtime)
+      // without IAM authorization or an API key, or every cross-origin request would fail before it starts.
+      if (cors && (this.auth.endpointIam || options.usagePlan)) {
+        const preflight = resource.addMethod('OPTIONS', integration, { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: false });
+        acknowledgeNag(preflight, {
+          id: 'AwsSolutions-APIG4',
+          reason: 'CORS preflight (OPTIONS) requests carry no credentials by browser design; the runtime answers them without calling a model.',
+        }, {
+          id: 'AwsSolutions-COG4',
+          reason: 'CORS preflight (OPTIONS) requests carry no credentials by browser design; the runtime answers them without calling a model.',
+        });
+      }
+    }
 
     let usagePlan: apigateway.UsagePlan | undefined;
     if (options.usagePlan) {

@@ -600,6 +600,23 @@ describe('REST API endpoint', () => {
     expect(() => ProxyEndpoint.restApi({ throttlingBurstLimit: 1.5 })).toThrow(/`throttlingBurstLimit`/);
   });
 
+  test('lets CORS preflights through without IAM or an API Gateway key, and only them', () => {
+    const cors = build({
+      auth: ProxyAuth.iam(),
+      endpoint: ProxyEndpoint.restApi({ usagePlan: {} }),
+      corsAllowOrigins: ['https://chat.example.com'],
+    });
+    const methods = Object.values(cors.template.findResources('AWS::ApiGateway::Method')).map((m) => m.Properties);
+    expect(methods.map((m) => [m.HttpMethod, m.AuthorizationType, m.ApiKeyRequired]).sort()).toEqual([
+      ['ANY', 'AWS_IAM', true], ['ANY', 'AWS_IAM', true], ['OPTIONS', 'NONE', false], ['OPTIONS', 'NONE', false],
+    ]);
+    for (const m of methods) expect(m.Integration).toMatchObject({ Type: 'AWS_PROXY', ResponseTransferMode: 'STREAM' });
+    expect(formatFindings(nagFindings(cors.stack))).toEqual([]);
+    // Without CORS there is no unauthenticated method at all.
+    const plain = build({ auth: ProxyAuth.iam(), endpoint: ProxyEndpoint.restApi() });
+    expect(Object.values(plain.template.findResources('AWS::ApiGateway::Method')).map((m) => m.Properties.HttpMethod)).toEqual(['ANY', 'ANY']);
+  });
+
   test('answers CORS through the runtime behind API Gateway and through the function URL otherwise', () => {
     const rest = build({ endpoint: ProxyEndpoint.restApi(), corsAllowOrigins: ['https://chat.example.com', 'http://localhost:5173'] });
     expect(functionEnv(rest.template).PROXY_CORS_ALLOW_ORIGINS).toBe('https://chat.example.com,http://localhost:5173');
