@@ -4,6 +4,7 @@
  * upstream. Screenshots go to test-output/.
  */
 import { ChildProcess, spawn } from 'child_process';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
@@ -200,7 +201,7 @@ describe('examples/chat-web in chromium', () => {
     const second = await sendAndWatch(page, 'And a follow-up');
     expect([first.state, second.state]).toEqual(['done', 'done']);
     expect(await page.locator('.message').count()).toBe(4);
-    const sent = JSON.parse(edge.apiBodies[edge.apiBodies.length - 1]);
+    const sent = JSON.parse(edge.apiRequests[edge.apiRequests.length - 1].body);
     expect(sent).toMatchObject({ stream: true, model: expect.any(String) });
     expect(sent.messages).toEqual([
       { role: 'user', content: 'First question' },
@@ -219,6 +220,26 @@ describe('examples/chat-web in chromium', () => {
     expect(reply.text).toMatch(/^401\b/);
     expect(edge.log).toContain('POST /api/v1/messages -> 401');
     await page.close();
+  });
+
+  test('sends the SHA-256 of every body when config.json asks for payload signing (a proxy behind OAC)', async () => {
+    const { spec, runtimeConfig } = synthesizeSite(SITE_DIR, { runtimeConfig: { apiPayloadSigning: 'sha256' } });
+    const signing = await startEdge(spec, SITE_DIR, runtimeConfig, edge.upstream);
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${signing.url}/`);
+      await page.waitForSelector('body[data-ready="true"]');
+      await configure(page, API_KEY);
+      const reply = await sendAndWatch(page, 'Is the body hashed?');
+      expect(reply.state).toBe('done');
+      const [request] = signing.apiRequests;
+      expect(request.headers['x-amz-content-sha256']).toBe(createHash('sha256').update(request.body).digest('hex'));
+      await page.close();
+    } finally {
+      await signing.close();
+    }
+    // Without the setting the header is not sent.
+    expect(edge.apiRequests.every((r) => r.headers['x-amz-content-sha256'] === undefined)).toBe(true);
   });
 
   test('serves deep links from the app shell and real files as themselves, with the security headers and cache rules', async () => {

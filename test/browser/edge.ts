@@ -95,12 +95,20 @@ export function selectedBy(key: string, rule: { exclude: string[]; include: stri
   return selected;
 }
 
+/** A request the stand-in passed to the API route. */
+export interface ApiRequest {
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+}
+
 export interface Edge {
   readonly url: string;
+  /** The loopback base URL the API route goes to. */
+  readonly upstream: string;
   /** Requests seen, as `METHOD path -> status`. */
   readonly log: string[];
-  /** Bodies of the requests sent to the API route, in order. */
-  readonly apiBodies: string[];
+  /** The requests sent to the API route, in order. */
+  readonly apiRequests: ApiRequest[];
   close(): Promise<void>;
 }
 
@@ -115,7 +123,7 @@ export async function startEdge(spec: EdgeSpec, siteDir: string, runtimeConfig: 
   const apiPrefix = spec.apiPathPattern?.replace(/\*$/, '');
   const upstreamUrl = new URL(upstream);
   const log: string[] = [];
-  const apiBodies: string[] = [];
+  const apiRequests: ApiRequest[] = [];
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://edge.invalid');
@@ -137,7 +145,7 @@ export async function startEdge(spec: EdgeSpec, siteDir: string, runtimeConfig: 
       });
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => apiBodies.push(Buffer.concat(chunks).toString('utf8')));
+      req.on('end', () => apiRequests.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') }));
       req.pipe(proxied);
       return;
     }
@@ -179,8 +187,9 @@ export async function startEdge(spec: EdgeSpec, siteDir: string, runtimeConfig: 
   const address = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${address.port}`,
+    upstream,
     log,
-    apiBodies,
+    apiRequests,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

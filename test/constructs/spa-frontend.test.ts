@@ -748,6 +748,14 @@ describe('cdk-nag', () => {
     expect(formatFindings(nagFindings(stack))).toEqual([]);
   });
 
+  test('two sites with files in one stack, sharing the copy function, have no unacknowledged findings', () => {
+    const stack = new Stack(new App(), 'Web');
+    new SpaFrontend(stack, 'Site', { source: SITE_DIR });
+    new SpaFrontend(stack, 'Admin', { source: SITE_DIR, runtimeConfig: { role: 'admin' } });
+    Template.fromStack(stack).resourceCountIs('AWS::Lambda::Function', 1);
+    expect(formatFindings(nagFindings(stack))).toEqual([]);
+  });
+
   test('a site in front of an IAM-auth proxy (Origin Access Control) has no unacknowledged findings in the four packs', () => {
     const stack = new Stack(new App(), 'Web', { env: US_EAST_1 });
     const proxy = new StreamingLlmProxy(stack, 'Proxy', { auth: ProxyAuth.iam() });
