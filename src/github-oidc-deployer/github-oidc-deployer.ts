@@ -1,4 +1,5 @@
 import {
+  Annotations,
   ArnFormat,
   CfnOutput,
   DefaultStackSynthesizer,
@@ -22,6 +23,10 @@ const ISSUER_HOST = 'token.actions.githubusercontent.com';
 const ISSUER_URL = `https://${ISSUER_HOST}`;
 /** The audience `aws-actions/configure-aws-credentials` requests by default. */
 const AUDIENCE = 'sts.amazonaws.com';
+/** IAM's default limit on the length of a role trust policy, in characters. */
+const TRUST_POLICY_LIMIT = 2048;
+/** `arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com` */
+const TYPICAL_PROVIDER_ARN_LENGTH = 74;
 
 /** Every partition an IAM ARN can be in. */
 const PARTITIONS = ['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc'];
@@ -318,6 +323,24 @@ export class GithubOidcDeployer extends Construct {
       }));
     }
     this.deployPolicyPrincipal = new DeployPolicyPrincipal(this.role, () => this.ensureDeployPolicy());
+
+    // IAM limits a trust policy to 2048 characters (4096 after a quota increase); many filters times two subject
+    // formats can exceed that, which would otherwise only show as a failed deployment.
+    const trustSize = JSON.stringify({
+      Version: '2012-10-17',
+      // The provider ARN is usually a reference here: count it at its usual length.
+      Statement: statementsOf(stack.resolve(this.role.assumeRolePolicy)).map((st) => ({
+        ...st, Principal: { Federated: 'x'.repeat(TYPICAL_PROVIDER_ARN_LENGTH) },
+      })),
+    }).length;
+    if (trustSize > TRUST_POLICY_LIMIT) {
+      Annotations.of(this).addWarningV2(
+        'cdk-serverless-llm:GithubOidcDeployer.trustPolicySize',
+        `The trust policy of ${this.node.path} is about ${trustSize} characters, and IAM accepts ${TRUST_POLICY_LIMIT} ` +
+        'unless the account\'s "Role trust policy length" quota was raised (up to 4096). Use fewer or wildcard filters ' +
+        '(release/* instead of one filter per branch), or raise the quota before deploying.',
+      );
+    }
 
     this.workflowSnippet = workflowSnippet(this.repository, props.filters, this.role.roleArn, stack.region);
     new CfnOutput(this, 'RoleArn', {

@@ -1,5 +1,5 @@
 import { App, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -105,6 +105,16 @@ describe('trust policy per filter kind', () => {
   test('lists a subject once when filters repeat', () => {
     const d = deployer({ filters: [TrustFilter.branch('main'), TrustFilter.branch('main')] });
     expect(d.allowedSubjects).toEqual(['repo:octo-org/octo-repo:ref:refs/heads/main']);
+  });
+
+  test('warns when the trust policy would exceed the 2048 characters IAM accepts by default', () => {
+    const small = deployer({ filters: [TrustFilter.branch('main'), TrustFilter.environment('production')] });
+    expect(Annotations.fromStack(Stack.of(small)).findWarning('*', Match.stringLikeRegexp('trust policy'))).toEqual([]);
+    const branches = Array.from({ length: 40 }, (_, i) => TrustFilter.branch(`release-${i}`));
+    const large = deployer({ filters: branches });
+    const warnings = Annotations.fromStack(Stack.of(large)).findWarning('*', Match.stringLikeRegexp('trust policy'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].entry.data).toMatch(/The trust policy of Stack\/Deployer is about \d{4} characters, and IAM accepts 2048/);
   });
 
   test('never trusts a whole repository: at least one filter is required', () => {
