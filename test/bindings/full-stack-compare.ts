@@ -1,12 +1,12 @@
 /**
  * Synthesizes the TypeScript full-stack example (examples/full-stack) and compares it with a template synthesized by
- * the Python one (examples/python/full_stack), given as the first argument: every resource must exist in both with
- * the same logical id and type, and both must have the same outputs. Prints one line per difference and exits 1 on
- * any, or prints a summary and exits 0.
+ * another language's version (examples/python/full_stack, examples/java/full-stack), given as the first argument:
+ * every resource must exist in both with the same logical id and type, and both must have the same outputs. Prints one
+ * line per difference and exits 1 on any, or prints a summary and exits 0.
  *
- *   ts-node --transpile-only --project test/tsconfig.json test/bindings/full-stack-compare.ts <FullStack.template.json>
+ *   ts-node --transpile-only --project test/tsconfig.json test/bindings/full-stack-compare.ts <FullStack.template.json> [python|java]
  *
- * Run by test/bindings/python-full-stack.sh after the wheel is built.
+ * Run by test/bindings/python-full-stack.sh and java-full-stack.sh after the packages are built.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -76,33 +76,35 @@ export function compareTemplates(expected: CfnTemplate, actual: CfnTemplate, act
 }
 
 function main(): void {
-  const [templatePath] = process.argv.slice(2);
+  const [templatePath, language = 'python'] = process.argv.slice(2);
   if (!templatePath) {
-    console.error('usage: full-stack-compare.ts <FullStack.template.json synthesized by the Python app>');
+    console.error('usage: full-stack-compare.ts <FullStack.template.json synthesized by another language\'s app> [python|java]');
     process.exit(2);
   }
+  const label = `${language}: full-stack:`;
+  const name = language.charAt(0).toUpperCase() + language.slice(1);
   const actual: CfnTemplate = JSON.parse(fs.readFileSync(templatePath, 'utf8'));
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'full-stack-ts-'));
   try {
     const assembly = buildApp(new App({ outdir })).synth();
     const expected = assembly.getStackByName('FullStack').template as CfnTemplate;
-    const { differences, codeHashPairs } = compareTemplates(expected, actual, 'Python');
+    const { differences, codeHashPairs } = compareTemplates(expected, actual, name);
     const count = Object.keys(expected.Resources ?? {}).length;
     if (differences.length > 0) {
-      for (const line of differences) console.log(`python: full-stack: ${line}`);
-      console.log(`python: full-stack: ${differences.length} differences from the TypeScript app (${count} resources)`);
+      for (const line of differences) console.log(`${label} ${line}`);
+      console.log(`${label} ${differences.length} differences from the TypeScript app (${count} resources)`);
       process.exit(1);
     }
     if (codeHashPairs.length > 0 && (process.env.CI === 'true' || process.env.FULL_STACK_STRICT === '1')) {
-      console.log(`python: full-stack: in CI the wheel and assets/ come from one build, so every id must be equal; differing: ${codeHashPairs.join(', ')}`);
+      console.log(`${label} in CI the package and assets/ come from one build, so every id must be equal; differing: ${codeHashPairs.join(', ')}`);
       process.exit(1);
     }
     if (codeHashPairs.length > 0) {
-      console.log(`python: full-stack: the wheel bundles other Lambda code than assets/ (packaged before the last bundle), so ${codeHashPairs.length} ` +
-        `content-hashed ids were matched by stem: ${codeHashPairs.join(', ')}; rebuild with \`npx projen package:python\` for an exact match`);
+      console.log(`${label} the package bundles other Lambda code than assets/ (packaged before the last bundle), so ${codeHashPairs.length} ` +
+        `content-hashed ids were matched by stem: ${codeHashPairs.join(', ')}; rebuild with \`npx projen package-all\` for an exact match`);
     }
     const types = new Set(Object.values(expected.Resources ?? {}).map((r) => r.Type)).size;
-    console.log(`python: full-stack: ${count} resources (${types} types) and ${Object.keys(expected.Outputs ?? {}).length} outputs ` +
+    console.log(`${label} ${count} resources (${types} types) and ${Object.keys(expected.Outputs ?? {}).length} outputs ` +
       `${codeHashPairs.length > 0 ? 'match' : 'identical to'} the TypeScript app`);
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });

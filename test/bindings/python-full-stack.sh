@@ -61,7 +61,7 @@ echo "python-full-stack: Python app synthesized in $(($(date +%s) - t0)) s with 
 [ -f "$WORK/python.out/FullStack.template.json" ] || fail "no FullStack.template.json in the Python app's cloud assembly"
 
 # Compare with the TypeScript app.
-if npx ts-node --transpile-only --project test/tsconfig.json test/bindings/full-stack-compare.ts "$WORK/python.out/FullStack.template.json"; then
+if npx ts-node --transpile-only --project test/tsconfig.json test/bindings/full-stack-compare.ts "$WORK/python.out/FullStack.template.json" python; then
   echo "python-full-stack: finished in $(($(date +%s) - started)) s"
   echo "python-full-stack: 1 passed, 0 failed"
 else
