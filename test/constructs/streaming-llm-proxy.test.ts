@@ -647,6 +647,27 @@ describe('VPC placement', () => {
     template.hasResourceProperties('AWS::Lambda::Function', { VpcConfig: { SubnetIds: subnets } });
   });
 
+  test('vpcSubnets and securityGroups place the function where asked', () => {
+    const stack = newStack();
+    const vpc = new ec2.Vpc(stack, 'Vpc', {
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC },
+        { name: 'app', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        { name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      ],
+    });
+    const securityGroup = new ec2.SecurityGroup(stack, 'Sg', { vpc, allowAllOutbound: false });
+    new StreamingLlmProxy(stack, 'Proxy', { vpc, vpcSubnets: { subnetGroupName: 'isolated' }, securityGroups: [securityGroup] });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      VpcConfig: {
+        SubnetIds: stack.resolve(vpc.isolatedSubnets.map((s) => s.subnetId)),
+        SecurityGroupIds: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^Sg'), 'GroupId'] }],
+      },
+    });
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 1);
+  });
+
   test('rejects a function URL when the proxy is placed in a VPC', () => {
     const stack = newStack();
     const vpc = new ec2.Vpc(stack, 'Vpc');
