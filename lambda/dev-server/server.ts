@@ -105,11 +105,15 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         requestContext: { requestId, http: { method: req.method ?? 'GET', path: url.pathname, sourceIp: req.socket.remoteAddress ?? '' } },
       };
       const { stream, done } = invokeStreaming(handler, event, localContext(requestId));
-      stream.once('prelude', (prelude: { statusCode: number; headers: Record<string, string> }) => {
+      const writeHead = (prelude: { statusCode: number; headers: Record<string, string> }) => {
         res.writeHead(prelude.statusCode, prelude.headers);
         // Send the status line and headers now, before the first body byte.
         res.flushHeaders();
-      });
+      };
+      // A response decided before the handler's first await (unknown path, CORS preflight, /health) has set its
+      // prelude already, inside invokeStreaming; the others set it when the first upstream event arrives.
+      if (stream.prelude) writeHead(stream.prelude);
+      else stream.once('prelude', writeHead);
       stream.pipe(res);
       res.on('close', () => {
         if (!res.writableFinished) stream.destroy();

@@ -212,3 +212,41 @@ describe('dev server with the official SDKs', () => {
     expect(lines[0]).toMatch(/client_disconnected/);
   });
 });
+
+describe('dev server HTTP status and headers for responses decided before the first await', () => {
+  let server: DevServer;
+  beforeAll(async () => {
+    server = await startDevServer({
+      port: 0,
+      apiKey: KEY,
+      log: () => undefined,
+      env: { PROXY_CORS_ALLOW_ORIGINS: 'http://localhost:3000' },
+    });
+  });
+  afterAll(() => server.close());
+
+  test('an unknown path is a real 404 with the Anthropic error body', async () => {
+    const res = await fetch(`${server.url}/v1/nope`, { method: 'POST', headers: { 'x-api-key': KEY }, body: '{}' });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('request-id')).toMatch(/^req_/);
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+  });
+
+  test('GET /health is 200 with a JSON body', async () => {
+    const res = await fetch(`${server.url}/health`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  test('a CORS preflight from an allowed origin gets 204 with the Access-Control headers', async () => {
+    const res = await fetch(`${server.url}/v1/messages`, {
+      method: 'OPTIONS',
+      headers: { 'origin': 'http://localhost:3000', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-api-key' },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
+    expect(res.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(res.headers.get('access-control-allow-headers')).toBe('content-type,x-api-key');
+  });
+});
