@@ -24,7 +24,9 @@ export function nagFindings(scope: IConstruct): NagFinding[] {
         findings.push({
           pack: pack.name,
           rule: violation.ruleName,
-          resource: `${(resource.templatePath ?? '').split('/').pop()}:${resource.resourceLogicalId}`,
+          // cdk-nag v3 names the construct path; template path and logical id are set by other validation plugins.
+          resource: (resource as { constructPath?: string }).constructPath
+            ?? `${(resource.templatePath ?? '').split('/').pop()}:${resource.resourceLogicalId}`,
           description: violation.description,
         });
       }
