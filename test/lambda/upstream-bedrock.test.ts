@@ -400,6 +400,22 @@ describe('errors', () => {
   });
 });
 
+describe('stale keep-alive connections', () => {
+  test.each([['bedrock-invoke', 'claude-sonnet-4-5'], ['bedrock-messages', 'claude-sonnet-5-5'], ['bedrock-converse', 'nova-pro']])(
+    '%s: a connection closed by the server before it answered is retried once on a new connection', async (_kind, name) => {
+      const m = model(name);
+      fake.enqueueFault({ kind: 'drop' });
+      assertValidSequence(await collect(upstreams()(m).stream(call(m))));
+      expect(fake.requests).toHaveLength(2);
+      fake.enqueueFault({ kind: 'drop' });
+      fake.enqueueFault({ kind: 'drop' });
+      const { events, error } = await collectUntilError(upstreams()(m).stream(call(m)));
+      expect([events.length, error.kind, error.retryable]).toEqual([0, 'internal', true]);
+      // (Under jest the SDK wraps Node's errors, which come from another realm: "AWS SDK error wrapper for … socket hang up".)
+      expect(error.message).toMatch(/ECONNRESET|EPIPE|socket hang up/);
+    });
+});
+
 describe('cancellation', () => {
   test.each([['bedrock-invoke', 'claude-sonnet-4-5'], ['bedrock-messages', 'claude-sonnet-5-5'], ['bedrock-converse', 'nova-pro']])(
     '%s: aborting the signal ends the upstream HTTP request', async (_kind, name) => {

@@ -282,6 +282,16 @@ describe('errors', () => {
     expect(error.kind).toBe('timeout');
   });
 
+  test('a connection closed by the server before it answered is retried once', async () => {
+    const m = model('qwen-coder');
+    server.enqueueFault({ kind: 'drop' });
+    assertValidSequence(await collect(factory()(m).stream(call(m))));
+    expect(server.requests).toHaveLength(2);
+    server.enqueueFault({ kind: 'drop' });
+    server.enqueueFault({ kind: 'drop' });
+    expect((await failure(factory()(m).stream(call(m)))).error).toMatchObject({ kind: 'internal', retryable: true });
+  });
+
   test('an unreachable server is a retryable internal error', async () => {
     const closed = http.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));

@@ -237,6 +237,9 @@ describe('error classification', () => {
   test('Node network errors, our timeouts and aborts', () => {
     expect(toUpstreamError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'X')).toMatchObject({ kind: 'internal', retryable: true });
     expect(toUpstreamError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'X').kind).toBe('internal');
+    // The SDK's HTTP handler relabels dropped connections as TimeoutError; they are still not timeouts.
+    expect(toUpstreamError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', name: 'TimeoutError' }), 'X').kind).toBe('internal');
+    expect(toUpstreamError(Object.assign(new Error('write EPIPE'), { code: 'EPIPE', name: 'TimeoutError' }), 'X').kind).toBe('internal');
     expect(toUpstreamError(Object.assign(new Error('t'), { name: 'TimeoutError' }), 'X').kind).toBe('timeout');
     const timeout = new AbortController();
     timeout.abort(new UpstreamTimeout('no response within 10 ms'));

@@ -73,7 +73,10 @@ export type Fault =
   /** A frame with a corrupted checksum (or a non-JSON SSE event) after `afterEvents` good events. */
   | { kind: 'malformed'; afterEvents: number }
   /** Reset the stream / connection after `afterEvents` events. */
-  | { kind: 'reset'; afterEvents: number };
+  | { kind: 'reset'; afterEvents: number }
+  /** Close the connection on receiving the request, answering nothing: what a client sees when it reuses a keep-alive
+   * connection the server has just closed ("socket hang up"). */
+  | { kind: 'drop' };
 
 export interface FaultMatch {
   model?: string | RegExp;
@@ -137,6 +140,7 @@ function directiveFault(name: string): Fault | undefined {
     case 'hang-mid-stream': return { kind: 'hang', afterEvents: 3 };
     case 'malformed': return { kind: 'malformed', afterEvents: 2 };
     case 'reset': return { kind: 'reset', afterEvents: 2 };
+    case 'drop': return { kind: 'drop' };
     default: return undefined;
   }
 }
@@ -589,6 +593,10 @@ export class FakeBedrock {
 
     if (response.firstByteDelayMs) await sleep(response.firstByteDelayMs);
     if (fault?.kind === 'http-error') return this.error(res, fault.status, fault.exception, fault.message ?? fault.exception);
+    if (fault?.kind === 'drop') {
+      req.socket.destroy();
+      return;
+    }
     if (fault?.kind === 'hang' && fault.afterEvents === undefined) {
       this.hanging.add(res);
       return;
@@ -631,7 +639,7 @@ export class FakeBedrock {
     res.on('close', () => {
       if (!ended) this.abandonedStreams++;
     });
-    const stopAt = fault && fault.kind !== 'http-error' ? (fault.afterEvents ?? 0) : Number.POSITIVE_INFINITY;
+    const stopAt = fault && fault.kind !== 'http-error' && fault.kind !== 'drop' ? (fault.afterEvents ?? 0) : Number.POSITIVE_INFINITY;
     for (let i = 0; i < frames.length; i++) {
       if (i === stopAt && fault) {
         switch (fault.kind) {

@@ -29,7 +29,9 @@ export type OpenAIFault =
   | { kind: 'error-chunk'; afterChunks: number; code?: number; message?: string }
   | { kind: 'hang'; afterChunks?: number }
   | { kind: 'reset'; afterChunks: number }
-  | { kind: 'truncate'; afterChunks: number };
+  | { kind: 'truncate'; afterChunks: number }
+  /** Close the connection on receiving the request (a stale keep-alive connection). */
+  | { kind: 'drop' };
 
 export interface OpenAIRecorded {
   path: string;
@@ -101,6 +103,10 @@ export class FakeOpenAIServer {
 
     const fault = this.faults.shift();
     if (fault?.kind === 'http-error') return this.error(res, fault.status, fault.type ?? 'error', fault.message ?? `HTTP ${fault.status}`);
+    if (fault?.kind === 'drop') {
+      req.socket.destroy();
+      return;
+    }
     if (fault?.kind === 'hang' && fault.afterChunks === undefined) return;
 
     const response = this.response ?? {

@@ -17,7 +17,7 @@ import { anthropicBody, claudeEvent, claudeResponse } from './anthropic-native';
 import { countClaudeTokens } from './bedrock-invoke';
 import { CallControl, type UpstreamTimeouts } from './call-control';
 import { bedrockRuntimeBaseUrl, joinPath } from './endpoint';
-import { errorFromHttpResponse, toUpstreamError } from './errors';
+import { errorFromHttpResponse, isConnectionDrop, toUpstreamError } from './errors';
 import { readSse } from './sse';
 import type { Upstream, UpstreamCall } from './types';
 import { UpstreamError, type CanonicalEvent, type MessageResponse } from '../../shared/canonical';
@@ -136,7 +136,14 @@ export class BedrockMessagesUpstream implements Upstream {
     const signed = bearer
       ? Object.assign(request, { headers: { ...request.headers, authorization: `Bearer ${bearer}` } })
       : await (await this.getSigner(config)).sign(request);
-    const { response } = await config.requestHandler.handle(signed as HttpRequest, { abortSignal: signal });
+    let response: HttpResponseLike;
+    try {
+      ({ response } = await config.requestHandler.handle(signed as HttpRequest, { abortSignal: signal }));
+    } catch (err) {
+      // A reused keep-alive connection the server had closed: nothing was answered, send it once more.
+      if (!isConnectionDrop(err) || signal.aborted) throw err;
+      ({ response } = await config.requestHandler.handle(signed as HttpRequest, { abortSignal: signal }));
+    }
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const text = await readText(response.body, MAX_ERROR_BODY).catch(() => '');
       throw errorFromHttpResponse(WHAT, response.statusCode, response.headers, text);

@@ -50,6 +50,19 @@ const NETWORK_CODES = new Set([
   'ERR_HTTP2_ERROR', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET',
 ]);
 
+/**
+ * True for a connection the server closed before answering (ECONNRESET "socket hang up", EPIPE): what a client sees
+ * when it reuses a keep-alive connection the server has just closed, or after a Lambda environment was frozen while
+ * idle. Nothing was answered, so sending the request again on a new connection is safe; the SDK's retry does the same
+ * for generated commands.
+ */
+export function isConnectionDrop(err: unknown): boolean {
+  if (err instanceof UpstreamError || typeof err !== 'object' || err === null) return false;
+  const e = err as ErrorLike;
+  const code = e.code ?? (typeof e.cause === 'object' && e.cause !== null ? (e.cause as ErrorLike).code : undefined);
+  return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
 /** The kind for an HTTP status when nothing more specific is known. */
 export function kindForStatus(status: number): UpstreamErrorKind {
   if (status === 429) return 'throttling';
@@ -109,13 +122,17 @@ export function toUpstreamError(err: unknown, what: string, signal?: AbortSignal
   const status = numberOr(e.$metadata?.httpStatusCode) ?? numberOr(e.$response?.statusCode);
 
   if (err instanceof UpstreamTimeout) return new UpstreamError('timeout', `${what}: ${message}`);
+  // Network codes first: the SDK's HTTP handler renames ECONNRESET / EPIPE errors to TimeoutError (so that its retry
+  // strategy treats them as transient), but a dropped connection is not a timeout.
+  // The SDK wraps errors that are not service exceptions ("AWS SDK error wrapper for …"); the code is on the cause.
+  const rawCode = e.code ?? (typeof e.cause === 'object' && e.cause !== null ? (e.cause as ErrorLike).code : undefined);
+  const code = typeof rawCode === 'string' ? rawCode : undefined;
+  if (code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT') return new UpstreamError('timeout', `${what}: ${message}`);
+  if (code && NETWORK_CODES.has(code)) return new UpstreamError('internal', `${what} is unreachable or dropped the connection (${code})`);
+
   const byName = name ? kindForException(name, message) : undefined;
   if (byName) return new UpstreamError(byName, `${what}: ${message}`, undefined, status);
   if (name === 'AbortError') return new UpstreamError('timeout', `${what}: the call was aborted`);
-
-  const code = typeof e.code === 'string' ? e.code : undefined;
-  if (code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT') return new UpstreamError('timeout', `${what}: ${message}`);
-  if (code && NETWORK_CODES.has(code)) return new UpstreamError('internal', `${what} is unreachable or dropped the connection (${code})`);
   if (/checksum|prelude|event stream|eventstream|unexpected end of json|is not valid json|deserializ/i.test(message)) {
     return new UpstreamError('internal', `${what} sent a malformed response: ${message}`, undefined, status);
   }

@@ -10,7 +10,7 @@ import * as http from 'http';
 import * as https from 'https';
 import type { GetSecretValueCommand as GetSecretValueCommandType, SecretsManagerClient as SecretsManagerClientType } from '@aws-sdk/client-secrets-manager';
 import { CallControl, type UpstreamTimeouts } from './call-control';
-import { errorFromHttpResponse, kindForStatus, toUpstreamError } from './errors';
+import { errorFromHttpResponse, isConnectionDrop, kindForStatus, toUpstreamError } from './errors';
 import { readSse } from './sse';
 import type { ResolvedModel, Upstream, UpstreamCall } from './types';
 import {
@@ -513,8 +513,26 @@ export class OpenAICompatibleUpstream implements Upstream {
       }
       headers.authorization = `Bearer ${key}`;
     }
+    let response: http.IncomingMessage;
+    try {
+      response = await this.request(url, headers, body, signal);
+    } catch (err) {
+      // A reused keep-alive connection the server had closed: nothing was answered, send it once more.
+      if (!isConnectionDrop(err) || signal.aborted) throw err;
+      response = await this.request(url, headers, body, signal);
+    }
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+      const text = await readText(response, MAX_ERROR_BODY).catch(() => '');
+      throw errorFromHttpResponse(describe(url), status, response.headers as Record<string, string | undefined>, text);
+    }
+    return response;
+  }
+
+  /** One HTTP request; resolves with the response (any status). Connecting is bounded by timeouts.connectMs. */
+  private request(url: URL, headers: http.OutgoingHttpHeaders, body: string, signal: AbortSignal): Promise<http.IncomingMessage> {
     const secure = url.protocol === 'https:';
-    const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    return new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = (secure ? https : http).request(url, {
         method: 'POST', headers, agent: secure ? this.httpsAgent : this.httpAgent, signal,
       }, resolve);
@@ -530,12 +548,6 @@ export class OpenAICompatibleUpstream implements Upstream {
       });
       req.end(body);
     });
-    const status = response.statusCode ?? 0;
-    if (status < 200 || status >= 300) {
-      const text = await readText(response, MAX_ERROR_BODY).catch(() => '');
-      throw errorFromHttpResponse(describe(url), status, response.headers as Record<string, string | undefined>, text);
-    }
-    return response;
   }
 }
 
