@@ -404,6 +404,10 @@ export class FakeBedrock {
 
   constructor(private readonly options: FakeBedrockOptions = {}) {
     this.h2.on('sessionError', () => undefined);
+    // Keep idle connections open longer than clients keep them (like AWS endpoints do), so a benchmark measures the
+    // proxy rather than reconnects; the 'drop' fault covers a connection closed under a client.
+    this.h1.keepAliveTimeout = 65_000;
+    this.h1.headersTimeout = 66_000;
   }
 
   /** `http://127.0.0.1:PORT` */
