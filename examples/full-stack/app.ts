@@ -1,7 +1,8 @@
 // All four constructs in one app: a chat page on CloudFront whose /api/* streams from a VPC-attached Bedrock proxy with
 // sessions and rate limits in ElastiCache, deployed by GitHub Actions. The region below is the README's headline
-// example (test/examples/readme.test.ts keeps the two equal); examples/python/full_stack/app.py is the same app in
-// Python, and test/bindings/python-full-stack.sh checks that both synthesize the same resources.
+// example (test/examples/readme.test.ts keeps the two equal); examples/python/full_stack and examples/java/full-stack are
+// the same app in Python and Java, and test/bindings/{python,java}-full-stack.sh check that they synthesize the same
+// resources.
 // #region readme
 import * as path from 'path';
 import { App, CfnOutput, Stack, Validations } from 'aws-cdk-lib';

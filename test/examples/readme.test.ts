@@ -31,7 +31,7 @@ describe('README', () => {
       .filter((d) => d.isDirectory() && fs.existsSync(path.join(ROOT, 'examples', d.name, 'app.ts')))
       .map((d) => d.name);
     expect(folders.sort()).toEqual(['chat-app', 'claude-code-gateway', 'full-stack', 'jwt-router', 'multi-service']);
-    for (const folder of [...folders, 'python/full_stack']) {
+    for (const folder of [...folders, 'python/full_stack', 'java/full-stack']) {
       expect(examples).toContain(`](examples/${folder})`);
     }
     for (const folder of folders) {
