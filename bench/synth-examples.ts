@@ -64,7 +64,7 @@ function child(name: string): void {
 }
 
 function measure(name: string, cfnValidation: boolean): Measurement {
-  const env = { ...process.env, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: process.versions.node.split('.')[0] };
+  const env: NodeJS.ProcessEnv = { ...process.env, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: process.versions.node.split('.')[0] };
   if (!cfnValidation) env.CDK_VALIDATION = 'false';
   else delete env.CDK_VALIDATION;
   const start = performance.now();
