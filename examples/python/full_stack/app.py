@@ -5,7 +5,7 @@ with sessions and rate limits in ElastiCache, deployed by GitHub Actions. test/b
 synthesizes it and checks that it has the same resources (logical ids and types) as the TypeScript app.
 
     python3 -m venv .venv && .venv/bin/pip install -r requirements.txt
-    npx cdk synth    # or: .venv/bin/python app.py
+    npx aws-cdk@2 synth    # or: .venv/bin/python app.py
 """
 import os
 from typing import Optional
