@@ -9,7 +9,7 @@
 import { randomBytes, randomUUID } from 'crypto';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import { awslambdaShim, invokeStreaming, localContext } from '../shared/awslambda-shim';
+import { awslambdaShim, invokeStreaming, localContext, type HttpResponseMetadata } from '../shared/awslambda-shim';
 import { createApp } from '../streaming-proxy/app';
 import { ApiKeyAuthenticator, ApiKeyStore } from '../streaming-proxy/auth/api-keys';
 import { loadConfig } from '../streaming-proxy/config';
@@ -105,8 +105,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         requestContext: { requestId, http: { method: req.method ?? 'GET', path: url.pathname, sourceIp: req.socket.remoteAddress ?? '' } },
       };
       const { stream, done } = invokeStreaming(handler, event, localContext(requestId));
-      const writeHead = (prelude: { statusCode: number; headers: Record<string, string> }) => {
-        res.writeHead(prelude.statusCode, prelude.headers);
+      const writeHead = (prelude: HttpResponseMetadata) => {
+        res.writeHead(prelude.statusCode ?? 200, prelude.headers ?? {});
         // Send the status line and headers now, before the first body byte.
         res.flushHeaders();
       };
