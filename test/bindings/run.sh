@@ -5,6 +5,8 @@
 #   python  a fresh venv with the wheel from dist/python and aws-cdk-lib from PyPI   (test/bindings/python/app.py)
 #   java    a Maven project depending on the jar in dist/java and aws-cdk-lib from Maven Central  (test/bindings/java)
 #   go      a Go module using dist/go through a replace directive, aws-cdk-go from the Go module proxy  (test/bindings/go)
+#   full_stack_python / full_stack_java   examples/full-stack rewritten in Python / Java, synthesized under the four
+#           cdk-nag packs and compared with the TypeScript app (logical ids and types): python-full-stack.sh, java-full-stack.sh
 #
 # aws-cdk-lib is installed at exactly the version of the package's peer dependency (its lowest supported release).
 # Each language runs in a temporary copy, so nothing is written into the checkout. Ends with "bindings: N passed, N failed"
@@ -72,8 +74,13 @@ go_smoke() {
   )
 }
 
+# The full-stack reference app (examples/full-stack) written in Python and in Java against the built packages: each
+# synthesizes with the four cdk-nag packs as plugins and must match the TypeScript app resource for resource.
+full_stack_python_smoke() { bash test/bindings/python-full-stack.sh; }
+full_stack_java_smoke() { bash test/bindings/java-full-stack.sh; }
+
 languages=("$@")
-[ "${#languages[@]}" -gt 0 ] || languages=(python java go)
+[ "${#languages[@]}" -gt 0 ] || languages=(python java go full_stack_python full_stack_java)
 
 passed=0
 failed=0
@@ -94,7 +101,7 @@ for lang in "${languages[@]}"; do
   if [ "$status" -eq 0 ]; then
     passed=$((passed + 1))
     echo "bindings: $lang ok in $seconds s"
-    sed 's/\x1b\[[0-9;]*m//g' "$WORK/$lang.log" | grep -E '^(python|java|go): ' | sed 's/^/  /'
+    sed 's/\x1b\[[0-9;]*m//g' "$WORK/$lang.log" | grep -E '^(python|java|go|python-full-stack|java-full-stack): ' | sed 's/^/  /'
   else
     failed=$((failed + 1))
     echo "bindings: $lang FAILED after $seconds s; last lines of its log:"
