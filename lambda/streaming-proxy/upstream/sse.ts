@@ -13,68 +13,98 @@ export interface SseMessage {
 
 export class SseParser {
   private buffer = '';
+  /** Where unread text starts in `buffer`. */
+  private pos = 0;
+  /** The next CR at or after `pos` (-1: none in the buffer), cached so a chunk of many lines is not rescanned per line. */
+  private cr = -1;
+  private crValid = false;
   private event = '';
   private data: string[] = [];
   private readonly decoder = new TextDecoder();
 
-  /** Feed bytes (or text); returns the messages completed by them. */
-  push(chunk: Uint8Array | string): SseMessage[] {
+  /** Adds bytes (or text). Read the messages they complete with read(). */
+  write(chunk: Uint8Array | string): void {
     const text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
-    this.buffer = this.buffer.length === 0 ? text : this.buffer + text;
-    const out: SseMessage[] = [];
-    let start = 0;
+    const rest = this.pos === 0 ? this.buffer : this.buffer.slice(this.pos);
+    this.buffer = rest.length === 0 ? text : rest + text;
+    this.pos = 0;
+    this.crValid = false;
+  }
+
+  /**
+   * The next complete message, or undefined when the input so far holds no more. Messages are parsed one at a time, so
+   * the first message of a large chunk is available without parsing the rest of it.
+   */
+  read(): SseMessage | undefined {
     const buf = this.buffer;
     for (;;) {
-      const nl = nextLineEnd(buf, start);
-      if (nl < 0) break;
+      const nl = this.nextLineEnd(buf);
+      if (nl < 0) return undefined;
       // A CR at the very end may be the first half of CRLF: wait for more input.
-      if (buf.charCodeAt(nl) === 13 && nl + 1 === buf.length) break;
-      this.line(buf.slice(start, nl), out);
-      start = nl + (buf.charCodeAt(nl) === 13 && buf.charCodeAt(nl + 1) === 10 ? 2 : 1);
+      if (buf.charCodeAt(nl) === 13 && nl + 1 === buf.length) return undefined;
+      const line = buf.slice(this.pos, nl);
+      this.pos = nl + (buf.charCodeAt(nl) === 13 && buf.charCodeAt(nl + 1) === 10 ? 2 : 1);
+      const message = this.line(line);
+      if (message) return message;
     }
-    this.buffer = start === 0 ? buf : buf.slice(start);
+  }
+
+  /** Feeds bytes (or text); returns every message completed by them. */
+  push(chunk: Uint8Array | string): SseMessage[] {
+    this.write(chunk);
+    const out: SseMessage[] = [];
+    for (let m = this.read(); m; m = this.read()) out.push(m);
     return out;
   }
 
   /** End of stream: a final event that was not followed by a blank line is still delivered. */
   end(): SseMessage[] {
-    const out: SseMessage[] = [];
-    const rest = this.buffer + this.decoder.decode();
+    const out = this.push(this.decoder.decode());
+    const rest = this.buffer.slice(this.pos);
     this.buffer = '';
-    if (rest.length > 0) this.line(rest.replace(/\r$/, ''), out);
-    if (this.data.length > 0) this.dispatch(out);
+    this.pos = 0;
+    this.crValid = false;
+    if (rest.length > 0) {
+      const m = this.line(rest.replace(/\r$/, ''));
+      if (m) out.push(m);
+    }
+    const last = this.dispatch();
+    if (last) out.push(last);
     return out;
   }
 
-  private line(line: string, out: SseMessage[]): void {
-    if (line.length === 0) {
-      this.dispatch(out);
-      return;
+  /** The index of the next CR or LF at or after `pos`, or -1. */
+  private nextLineEnd(buf: string): number {
+    const lf = buf.indexOf('\n', this.pos);
+    if (!this.crValid || (this.cr >= 0 && this.cr < this.pos)) {
+      this.cr = buf.indexOf('\r', this.pos);
+      this.crValid = true;
     }
-    if (line.charCodeAt(0) === 58) return; // ':' comment
+    if (this.cr < 0) return lf;
+    if (lf < 0) return this.cr;
+    return Math.min(lf, this.cr);
+  }
+
+  private line(line: string): SseMessage | undefined {
+    if (line.length === 0) return this.dispatch();
+    if (line.charCodeAt(0) === 58) return undefined; // ':' comment
     const colon = line.indexOf(':');
     const field = colon < 0 ? line : line.slice(0, colon);
     let value = colon < 0 ? '' : line.slice(colon + 1);
     if (value.charCodeAt(0) === 32) value = value.slice(1);
     if (field === 'data') this.data.push(value);
     else if (field === 'event') this.event = value;
+    return undefined;
   }
 
-  private dispatch(out: SseMessage[]): void {
-    if (this.data.length > 0) {
-      out.push({ event: this.event || 'message', data: this.data.length === 1 ? this.data[0] : this.data.join('\n') });
-    }
+  private dispatch(): SseMessage | undefined {
+    const message = this.data.length > 0
+      ? { event: this.event || 'message', data: this.data.length === 1 ? this.data[0] : this.data.join('\n') }
+      : undefined;
     this.event = '';
     this.data = [];
+    return message;
   }
-}
-
-function nextLineEnd(s: string, from: number): number {
-  const lf = s.indexOf('\n', from);
-  const cr = s.indexOf('\r', from);
-  if (cr < 0) return lf;
-  if (lf < 0) return cr;
-  return Math.min(lf, cr);
 }
 
 /** Reads a byte stream (Node Readable or any async iterable of chunks) as SSE messages. */
@@ -82,8 +112,8 @@ export async function* readSse(body: AsyncIterable<Uint8Array | string>, onChunk
   const parser = new SseParser();
   for await (const chunk of body) {
     onChunk?.();
-    const messages = parser.push(chunk);
-    for (const m of messages) yield m;
+    parser.write(chunk);
+    for (let m = parser.read(); m; m = parser.read()) yield m;
   }
   for (const m of parser.end()) yield m;
 }
