@@ -2,6 +2,8 @@
  * The Bedrock upstreams against the fake Bedrock, through the real @aws-sdk/client-bedrock-runtime (and, for the
  * Anthropic Messages endpoint, the proxy's own SigV4-signed HTTP call). No mocked SDK clients.
  */
+import { BedrockRuntimeClient, InvokeModelWithResponseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { UpstreamError, type CanonicalEvent, type CanonicalRequest } from '../../lambda/shared/canonical';
 import { Catalogue } from '../../lambda/streaming-proxy/catalogue';
 import { createUpstreams, type UpstreamsOptions } from '../../lambda/streaming-proxy/upstream';
@@ -83,6 +85,18 @@ const RICH: FakeResponse = {
 };
 
 describe('bedrock-invoke (InvokeModelWithResponseStream / InvokeModel)', () => {
+  test('sends InvokeModelWithResponseStream as the SDK does: path label encoding, headers, SigV4', async () => {
+    const target = 'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123';
+    const m: ResolvedModel = { ...model('claude-sonnet-4-5'), target };
+    await collect(upstreams()(m).stream(call(m)));
+    expect(fake.requests[0]).toMatchObject({
+      path: '/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2Fabc123/invoke-with-response-stream',
+      modelId: target,
+      signatureValid: true,
+      headers: { 'content-type': 'application/json', 'x-amzn-bedrock-accept': 'application/json' },
+    });
+  });
+
   test('streams Claude events through with the client model name restored and a valid SigV4 signature', async () => {
     const m = model('claude-sonnet-4-5-20250929');
     const events = await collect(upstreams()(m).stream(call(m, { metadata: { user_id: 'u1' } })));
@@ -169,6 +183,44 @@ describe('bedrock-invoke (InvokeModelWithResponseStream / InvokeModel)', () => {
     const m = model('claude-3-5-haiku-latest');
     expect(await upstreams()(m).countTokens!(call(m))).toBeUndefined();
     expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('the fake against the real SDK command', () => {
+  // The bedrock-invoke upstream decodes InvokeModelWithResponseStream itself (event-stream.ts); these keep both the fake
+  // and that decoder honest against the SDK's own InvokeModelWithResponseStreamCommand.
+  function sdkClient() {
+    return new BedrockRuntimeClient({ region: 'us-east-1', endpoint: fake.url, credentials: CREDS, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
+  }
+
+  test('the SDK command decodes the same Claude events the upstream passes on', async () => {
+    const m = model('claude-sonnet-4-5');
+    fake.script({}, RICH);
+    const response = await sdkClient().send(new InvokeModelWithResponseStreamCommand({ modelId: m.target, body: JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 10, messages: [] }) }));
+    const viaSdk: unknown[] = [];
+    for await (const part of response.body!) viaSdk.push(JSON.parse(new TextDecoder().decode(part.chunk!.bytes)));
+    const viaUpstream = await collect(upstreams()(m).stream(call(m)));
+    expect(viaUpstream).toEqual(viaSdk.map((e) => {
+      const event = e as { type: string; message?: object };
+      if (event.type === 'message_start') return { ...event, message: { ...event.message, model: 'claude-sonnet-4-5' } };
+      if (event.type === 'message_stop') return { type: 'message_stop' };
+      return event;
+    }));
+    expect(fake.requests[0].path).toBe(fake.requests[1].path);
+    expect(fake.requests.map((r) => r.signatureValid)).toEqual([true, true]);
+  });
+
+  test('the SDK command sees the fake\'s exception frames as the exceptions the upstream reports', async () => {
+    const m = model('claude-sonnet-4-5');
+    fake.enqueueFault({ kind: 'exception', afterEvents: 0, exception: 'throttlingException', message: 'Too many tokens' });
+    // (The SDK reads the first frame before send() resolves, so the exception may surface from either.)
+    await expect((async () => {
+      const response = await sdkClient().send(new InvokeModelWithResponseStreamCommand({ modelId: m.target, body: '{}' }));
+      for await (const part of response.body!) void part;
+    })()).rejects.toMatchObject({ name: 'ThrottlingException', message: 'Too many tokens' });
+    fake.enqueueFault({ kind: 'exception', afterEvents: 0, exception: 'throttlingException', message: 'Too many tokens' });
+    const { error } = await collectUntilError(upstreams({ maxAttempts: 1 })(m).stream(call(m)));
+    expect([error.kind, error.message]).toEqual(['throttling', 'Bedrock: Too many tokens']);
   });
 });
 

@@ -8,11 +8,61 @@ import { UpstreamError, type CanonicalEvent } from '../../lambda/shared/canonica
 import { Catalogue } from '../../lambda/streaming-proxy/catalogue';
 import { anthropicBody, claudeEvent } from '../../lambda/streaming-proxy/upstream/anthropic-native';
 import { ConverseTranslator, mapStopReason, toConverseInput } from '../../lambda/streaming-proxy/upstream/bedrock-converse';
+import { chunkEvent } from '../../lambda/streaming-proxy/upstream/bedrock-invoke';
 import { errorFromHttpResponse, exceptionMember, kindForException, toUpstreamError, UpstreamTimeout } from '../../lambda/streaming-proxy/upstream/errors';
+import { EventStreamReader, header, MalformedEventStream } from '../../lambda/streaming-proxy/upstream/event-stream';
 import { OpenAIChunkTranslator } from '../../lambda/streaming-proxy/upstream/openai-compatible';
 import { SseParser } from '../../lambda/streaming-proxy/upstream/sse';
 import { accumulate, assertValidSequence } from '../support/canonical-stream';
-import { converseEvents, type FakeBlock } from '../support/fake-bedrock';
+import { chunkFrame, converseEvents, eventFrame, exceptionFrame, type FakeBlock } from '../support/fake-bedrock';
+
+describe('EventStreamReader', () => {
+  const frames = [
+    chunkFrame({ type: 'message_start', message: { id: 'm' } }),
+    eventFrame('chunk', { bytes: Buffer.from('{"type":"ping"}').toString('base64') }),
+    exceptionFrame('throttlingException', 'slow down'),
+  ];
+  const all = Buffer.concat(frames);
+
+  test('decodes the same messages however the bytes are split, one message at a time', () => {
+    fc.assert(fc.property(fc.array(fc.nat(), { maxLength: 12 }), (cuts) => {
+      const points = [...new Set(cuts.map((c) => c % (all.length + 1)))].sort((a, b) => a - b);
+      const reader = new EventStreamReader();
+      const out: string[] = [];
+      let last = 0;
+      for (const point of [...points, all.length]) {
+        reader.write(all.subarray(last, point));
+        last = point;
+        for (let m = reader.read(); m; m = reader.read()) out.push(`${header(m, ':message-type')}/${header(m, ':event-type') ?? header(m, ':exception-type')}`);
+      }
+      reader.end();
+      expect(out).toEqual(['event/chunk', 'event/chunk', 'exception/throttlingException']);
+    }));
+  });
+
+  test('rejects a cut stream, a corrupt CRC and an impossible length', () => {
+    const cut = new EventStreamReader();
+    cut.write(all.subarray(0, all.length - 3));
+    for (let m = cut.read(); m; m = cut.read()) void m;
+    expect(() => cut.end()).toThrow(MalformedEventStream);
+    const corrupt = Buffer.from(frames[0]);
+    corrupt[corrupt.length - 6] = (corrupt[corrupt.length - 6] + 1) % 256;
+    const bad = new EventStreamReader();
+    bad.write(corrupt);
+    expect(() => bad.read()).toThrow(MalformedEventStream);
+    const huge = new EventStreamReader();
+    huge.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]));
+    expect(() => huge.read()).toThrow(/out of range/);
+  });
+
+  test('chunkEvent: chunk payloads, exception and error messages', () => {
+    const reader = new EventStreamReader();
+    reader.write(all);
+    expect(chunkEvent(reader.read()!)).toEqual({ type: 'message_start', message: { id: 'm' } });
+    expect(chunkEvent(reader.read()!)).toEqual({ type: 'ping' });
+    expect(() => chunkEvent(reader.read()!)).toThrow(expect.objectContaining({ kind: 'throttling', message: 'Bedrock: slow down' }));
+  });
+});
 
 describe('SseParser', () => {
   test('parses events, multi-line data, comments and every line ending', () => {

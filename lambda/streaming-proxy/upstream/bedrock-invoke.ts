@@ -6,14 +6,16 @@
 import {
   CountTokensCommand,
   InvokeModelCommand,
-  InvokeModelWithResponseStreamCommand,
   type BedrockRuntimeClient,
 } from '@aws-sdk/client-bedrock-runtime';
+import type { Message } from '@smithy/eventstream-codec';
 import { UpstreamError, type CanonicalEvent, type MessageResponse } from '../../shared/canonical';
 import { foundationModelId } from '../catalogue';
 import { anthropicBody, claudeEvent, claudeResponse } from './anthropic-native';
+import { BedrockHttp } from './bedrock-http';
 import { CallControl, type UpstreamTimeouts } from './call-control';
 import { exceptionMember, toUpstreamError } from './errors';
+import { header, readEventStream } from './event-stream';
 import type { Upstream, UpstreamCall } from './types';
 
 const WHAT = 'Bedrock';
@@ -23,42 +25,34 @@ const encoder = new TextEncoder();
 export class BedrockInvokeUpstream implements Upstream {
   public readonly kind = 'bedrock-invoke' as const;
 
-  constructor(private readonly client: BedrockRuntimeClient, private readonly timeouts: UpstreamTimeouts) {}
+  private readonly http: BedrockHttp;
+
+  constructor(private readonly client: BedrockRuntimeClient, private readonly timeouts: UpstreamTimeouts) {
+    this.http = new BedrockHttp(client, WHAT);
+  }
 
   async *stream(call: UpstreamCall): AsyncIterable<CanonicalEvent> {
     const control = new CallControl(call.signal, this.timeouts, 'stream');
-    const body = encoder.encode(JSON.stringify(anthropicBody(call.request, call.model)));
     const clientModel = call.request.model;
     let completed = false;
     try {
-      const response = await this.client.send(new InvokeModelWithResponseStreamCommand({
-        modelId: call.model.target,
-        body,
-        contentType: 'application/json',
-        accept: 'application/json',
-      }), { abortSignal: control.signal });
+      // The InvokeModelWithResponseStream operation, sent and decoded by BedrockHttp and the event-stream reader
+      // (see bedrock-http.ts for why not through the generated command).
+      const response = await this.http.post(
+        `/model/${encodeURIComponent(call.model.target)}/invoke-with-response-stream`,
+        encoder.encode(JSON.stringify(anthropicBody(call.request, call.model))),
+        { 'content-type': 'application/json', 'x-amzn-bedrock-accept': 'application/json' },
+        control.signal,
+      );
       if (!response.body) throw new UpstreamError('internal', `${WHAT} returned no response stream`);
-      for await (const part of response.body) {
-        control.activity();
-        if (part.chunk) {
-          const bytes = part.chunk.bytes;
-          if (!bytes) continue;
-          let raw: unknown;
-          try {
-            raw = JSON.parse(decoder.decode(bytes));
-          } catch {
-            throw new UpstreamError('internal', `${WHAT} sent a chunk that is not JSON`);
-          }
-          const event = claudeEvent(raw, clientModel, WHAT);
-          control.throwIfAborted();
-          if (event) {
-            yield event;
-            const turn = control.pace();
-            if (turn) await turn;
-          }
-          continue;
+      for await (const message of readEventStream(response.body, () => control.activity())) {
+        const event = claudeEvent(chunkEvent(message), clientModel, WHAT);
+        control.throwIfAborted();
+        if (event) {
+          yield event;
+          const turn = control.pace();
+          if (turn) await turn;
         }
-        throw exceptionMember(part, WHAT);
       }
       completed = true;
     } catch (err) {
@@ -96,6 +90,39 @@ export class BedrockInvokeUpstream implements Upstream {
   countTokens(call: UpstreamCall): Promise<number | undefined> {
     return countClaudeTokens(this.client, this.timeouts, call);
   }
+}
+
+/**
+ * The Claude event carried by one message of an InvokeModelWithResponseStream body: a `chunk` event's payload is
+ * `{"bytes": base64(Claude event JSON)}`. Exception messages (`:message-type: exception`, e.g. `throttlingException`)
+ * and error messages (`:message-type: error`) become UpstreamErrors; other event types are ignored (undefined).
+ */
+export function chunkEvent(message: Message): unknown {
+  const type = header(message, ':message-type');
+  if (type === 'event') {
+    if (header(message, ':event-type') !== 'chunk') return undefined;
+    let bytes: unknown;
+    try {
+      bytes = (JSON.parse(decoder.decode(message.body)) as { bytes?: unknown }).bytes;
+      return typeof bytes === 'string' ? JSON.parse(Buffer.from(bytes, 'base64').toString('utf8')) : undefined;
+    } catch {
+      throw new UpstreamError('internal', `${WHAT} sent a chunk that is not JSON`);
+    }
+  }
+  let text = '';
+  try {
+    const parsed = JSON.parse(decoder.decode(message.body)) as { message?: unknown; Message?: unknown };
+    text = typeof parsed.message === 'string' ? parsed.message : typeof parsed.Message === 'string' ? parsed.Message : '';
+  } catch {
+    text = decoder.decode(message.body);
+  }
+  if (type === 'exception') {
+    const name = header(message, ':exception-type') ?? 'unknown';
+    throw exceptionMember({ [name]: { message: text || name } }, WHAT);
+  }
+  const code = header(message, ':error-code') ?? 'InternalFailure';
+  const errorMessage = header(message, ':error-message') ?? text ?? code;
+  throw exceptionMember({ [code]: { message: errorMessage || code } }, WHAT);
 }
 
 /**

@@ -133,7 +133,7 @@ export function toUpstreamError(err: unknown, what: string, signal?: AbortSignal
   const byName = name ? kindForException(name, message) : undefined;
   if (byName) return new UpstreamError(byName, `${what}: ${message}`, undefined, status);
   if (name === 'AbortError') return new UpstreamError('timeout', `${what}: the call was aborted`);
-  if (/checksum|prelude|event stream|eventstream|unexpected end of json|is not valid json|deserializ/i.test(message)) {
+  if (/checksum|prelude|event[- ]?stream|unexpected end of json|is not valid json|deserializ/i.test(message)) {
     return new UpstreamError('internal', `${what} sent a malformed response: ${message}`, undefined, status);
   }
   if (status !== undefined && status >= 400) return new UpstreamError(kindForStatus(status), `${what}: ${message}`, undefined, status);
