@@ -13,6 +13,7 @@ $ts bench/translation.ts
 $ts bench/coldstart.ts
 $ts bench/memory.ts
 $ts bench/overhead.ts
+$ts bench/upstream-layer.ts
 $ts bench/load.ts
 $ts bench/synth-examples.ts      # synth time of the examples/ apps with every cdk-nag pack
 $ts bench/report.ts           # bench/out/*.md -> bench/RESULTS.md
