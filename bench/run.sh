@@ -15,5 +15,6 @@ $ts bench/memory.ts
 $ts bench/overhead.ts
 $ts bench/upstream-layer.ts
 $ts bench/load.ts
+$ts bench/synth-streaming-llm-proxy.ts 3   # synth time of StreamingLlmProxy alone, default and fully featured
 $ts bench/synth-examples.ts      # synth time of the examples/ apps with every cdk-nag pack
 $ts bench/report.ts           # bench/out/*.md -> bench/RESULTS.md
