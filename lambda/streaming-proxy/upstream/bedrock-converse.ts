@@ -40,7 +40,7 @@ import {
   type Usage,
 } from '../../shared/canonical';
 import { foundationModelId } from '../catalogue';
-import { CallControl, type UpstreamTimeouts } from './call-control';
+import { CallControl, runStream, type UpstreamTimeouts } from './call-control';
 import { exceptionMember, toUpstreamError } from './errors';
 import type { ResolvedModel, Upstream, UpstreamCall } from './types';
 
@@ -431,29 +431,18 @@ export class BedrockConverseUpstream implements Upstream {
     const input = toConverseInput(call.request, call.model);
     const translator = new ConverseTranslator(call.request.model, messageIdFor(call.requestId));
     const control = new CallControl(call.signal, this.timeouts, 'stream');
-    let completed = false;
-    try {
-      const response = await this.client.send(new ConverseStreamCommand(input), { abortSignal: control.signal });
-      if (!response.stream) throw new UpstreamError('internal', `${WHAT} returned no response stream`);
-      for await (const event of response.stream) {
+    yield* runStream(control, WHAT, {
+      open: async () => {
+        const response = await this.client.send(new ConverseStreamCommand(input), { abortSignal: control.signal });
+        if (!response.stream) throw new UpstreamError('internal', `${WHAT} returned no response stream`);
+        return response.stream;
+      },
+      translate: (event) => {
         control.activity();
-        const events = translator.push(event);
-        for (const e of events) {
-          control.throwIfAborted();
-          yield e;
-          const turn = control.pace();
-          if (turn) await turn;
-        }
-      }
-      const tail = translator.end();
-      completed = true;
-      for (const e of tail) yield e;
-    } catch (err) {
-      throw toUpstreamError(err, WHAT, control.signal);
-    } finally {
-      if (!completed) control.cancel();
-      control.finish();
-    }
+        return translator.push(event);
+      },
+      end: () => translator.end(),
+    });
   }
 
   async complete(call: UpstreamCall): Promise<MessageResponse> {

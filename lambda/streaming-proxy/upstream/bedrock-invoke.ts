@@ -13,7 +13,7 @@ import { UpstreamError, type CanonicalEvent, type MessageResponse } from '../../
 import { foundationModelId } from '../catalogue';
 import { anthropicBody, claudeEvent, claudeResponse } from './anthropic-native';
 import { BedrockHttp } from './bedrock-http';
-import { CallControl, type UpstreamTimeouts } from './call-control';
+import { CallControl, runStream, type UpstreamTimeouts } from './call-control';
 import { exceptionMember, toUpstreamError } from './errors';
 import { header, readEventStream } from './event-stream';
 import type { Upstream, UpstreamCall } from './types';
@@ -34,34 +34,21 @@ export class BedrockInvokeUpstream implements Upstream {
   async *stream(call: UpstreamCall): AsyncIterable<CanonicalEvent> {
     const control = new CallControl(call.signal, this.timeouts, 'stream');
     const clientModel = call.request.model;
-    let completed = false;
-    try {
+    yield* runStream(control, WHAT, {
       // The InvokeModelWithResponseStream operation, sent and decoded by BedrockHttp and the event-stream reader
       // (see bedrock-http.ts for why not through the generated command).
-      const response = await this.http.post(
-        `/model/${encodeURIComponent(call.model.target)}/invoke-with-response-stream`,
-        encoder.encode(JSON.stringify(anthropicBody(call.request, call.model))),
-        { 'content-type': 'application/json', 'x-amzn-bedrock-accept': 'application/json' },
-        control.signal,
-      );
-      if (!response.body) throw new UpstreamError('internal', `${WHAT} returned no response stream`);
-      for await (const message of readEventStream(response.body, () => control.activity())) {
-        const event = claudeEvent(chunkEvent(message), clientModel, WHAT);
-        control.throwIfAborted();
-        if (event) {
-          yield event;
-          const turn = control.pace();
-          if (turn) await turn;
-        }
-      }
-      completed = true;
-    } catch (err) {
-      throw toUpstreamError(err, WHAT, control.signal);
-    } finally {
-      // Stopping early (client went away) must release the HTTP stream too.
-      if (!completed) control.cancel();
-      control.finish();
-    }
+      open: async () => {
+        const response = await this.http.post(
+          `/model/${encodeURIComponent(call.model.target)}/invoke-with-response-stream`,
+          encoder.encode(JSON.stringify(anthropicBody(call.request, call.model))),
+          { 'content-type': 'application/json', 'x-amzn-bedrock-accept': 'application/json' },
+          control.signal,
+        );
+        if (!response.body) throw new UpstreamError('internal', `${WHAT} returned no response stream`);
+        return readEventStream(response.body, () => control.activity());
+      },
+      translate: (message) => claudeEvent(chunkEvent(message), clientModel, WHAT),
+    });
   }
 
   async complete(call: UpstreamCall): Promise<MessageResponse> {

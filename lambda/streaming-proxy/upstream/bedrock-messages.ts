@@ -8,7 +8,7 @@ import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { anthropicBody, claudeEvent, claudeResponse } from './anthropic-native';
 import { BedrockHttp, readText } from './bedrock-http';
 import { countClaudeTokens } from './bedrock-invoke';
-import { CallControl, type UpstreamTimeouts } from './call-control';
+import { CallControl, runStream, type UpstreamTimeouts } from './call-control';
 import { toUpstreamError } from './errors';
 import { readSse } from './sse';
 import type { Upstream, UpstreamCall } from './types';
@@ -30,43 +30,33 @@ export class BedrockMessagesUpstream implements Upstream {
   async *stream(call: UpstreamCall): AsyncIterable<CanonicalEvent> {
     const control = new CallControl(call.signal, this.timeouts, 'stream');
     const clientModel = call.request.model;
-    let completed = false;
-    try {
-      const response = await this.send(call, true, control.signal);
-      const type = response.headers['content-type'] ?? '';
-      if (!type.includes('text/event-stream')) {
-        const text = await readText(response.body, MAX_ERROR_BODY);
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          parsed = undefined;
+    yield* runStream(control, WHAT, {
+      open: async () => {
+        const response = await this.send(call, true, control.signal);
+        const type = response.headers['content-type'] ?? '';
+        if (!type.includes('text/event-stream')) {
+          const text = await readText(response.body, MAX_ERROR_BODY);
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            parsed = undefined;
+          }
+          if (parsed && typeof parsed === 'object' && (parsed as { type?: unknown }).type === 'error') claudeEvent(parsed, clientModel, WHAT);
+          throw new UpstreamError('internal', `${WHAT} answered a streaming request with ${type || 'no content type'}`);
         }
-        if (parsed && typeof parsed === 'object' && (parsed as { type?: unknown }).type === 'error') claudeEvent(parsed, clientModel, WHAT);
-        throw new UpstreamError('internal', `${WHAT} answered a streaming request with ${type || 'no content type'}`);
-      }
-      for await (const message of readSse(response.body!, () => control.activity())) {
+        return readSse(response.body!, () => control.activity());
+      },
+      translate: (message) => {
         let raw: unknown;
         try {
           raw = JSON.parse(message.data);
         } catch {
           throw new UpstreamError('internal', `${WHAT} sent an event that is not JSON`);
         }
-        const event = claudeEvent(raw, clientModel, WHAT);
-        control.throwIfAborted();
-        if (event) {
-          yield event;
-          const turn = control.pace();
-          if (turn) await turn;
-        }
-      }
-      completed = true;
-    } catch (err) {
-      throw toUpstreamError(err, WHAT, control.signal);
-    } finally {
-      if (!completed) control.cancel();
-      control.finish();
-    }
+        return claudeEvent(raw, clientModel, WHAT);
+      },
+    });
   }
 
   async complete(call: UpstreamCall): Promise<MessageResponse> {

@@ -3,7 +3,8 @@
  * aborts (client gone, function about to time out), when the first event takes too long, or when a started stream
  * goes silent for too long. Aborting it tears down the HTTP request, so nothing keeps running after a failure.
  */
-import { UpstreamTimeout } from './errors';
+import { toUpstreamError, UpstreamTimeout } from './errors';
+import type { CanonicalEvent } from '../../shared/canonical';
 
 /** Upstream timeouts, in milliseconds. Every one is far below Lambda's 15-minute maximum; the caller's signal bounds
  * the whole call by the function's own deadline. */
@@ -103,4 +104,61 @@ export class CallControl {
     this.finish();
     if (!this.controller.signal.aborted) this.controller.abort(reason);
   }
+}
+
+/** Returned by a StreamSteps.translate to end the stream early (an explicit end marker such as `data: [DONE]`). */
+export const END_OF_STREAM = Symbol('end of stream');
+
+/** What an upstream adapter supplies to runStream. */
+export interface StreamSteps<T> {
+  /** Sends the request; resolves with the upstream's items (decoded frames, SSE messages, SDK events). */
+  open(): Promise<AsyncIterable<T>>;
+  /** One upstream item as canonical events: one, several, none (undefined), or END_OF_STREAM. May throw an
+   * UpstreamError (an exception frame). */
+  translate(item: T): CanonicalEvent | readonly CanonicalEvent[] | undefined | typeof END_OF_STREAM;
+  /** Events still owed once the upstream has ended (a translator's closing events). */
+  end?(): readonly CanonicalEvent[];
+}
+
+/**
+ * The streaming loop every upstream shares: open the call, pass each translated event on (never one decoded after
+ * an abort), yield to the event loop as CallControl.pace says, classify any failure with toUpstreamError, and tear the
+ * HTTP stream down when the consumer stops early or the call fails.
+ */
+export async function* runStream<T>(control: CallControl, what: string, steps: StreamSteps<T>): AsyncGenerator<CanonicalEvent> {
+  let completed = false;
+  try {
+    const source = await steps.open();
+    for await (const item of source) {
+      const out = steps.translate(item);
+      if (out === END_OF_STREAM) break;
+      if (out === undefined) continue;
+      if (isEventList(out)) {
+        for (const event of out) {
+          control.throwIfAborted();
+          yield event;
+          const turn = control.pace();
+          if (turn) await turn;
+        }
+      } else {
+        control.throwIfAborted();
+        yield out;
+        const turn = control.pace();
+        if (turn) await turn;
+      }
+    }
+    const tail = steps.end?.() ?? [];
+    completed = true;
+    for (const event of tail) yield event;
+  } catch (err) {
+    throw toUpstreamError(err, what, control.signal);
+  } finally {
+    // Stopping early (client went away) or failing must release the HTTP stream too.
+    if (!completed) control.cancel();
+    control.finish();
+  }
+}
+
+function isEventList(out: CanonicalEvent | readonly CanonicalEvent[]): out is readonly CanonicalEvent[] {
+  return Array.isArray(out);
 }

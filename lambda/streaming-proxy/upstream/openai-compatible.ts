@@ -9,7 +9,7 @@
 import * as http from 'http';
 import * as https from 'https';
 import type { GetSecretValueCommand as GetSecretValueCommandType, SecretsManagerClient as SecretsManagerClientType } from '@aws-sdk/client-secrets-manager';
-import { CallControl, type UpstreamTimeouts } from './call-control';
+import { CallControl, END_OF_STREAM, runStream, type UpstreamTimeouts } from './call-control';
 import { errorFromHttpResponse, isConnectionDrop, kindForStatus, toUpstreamError } from './errors';
 import { readSse } from './sse';
 import type { ResolvedModel, Upstream, UpstreamCall } from './types';
@@ -438,34 +438,20 @@ export class OpenAICompatibleUpstream implements Upstream {
     const body = JSON.stringify(toOpenAIRequest(call.request, call.model, true));
     const control = new CallControl(call.signal, this.timeouts, 'stream');
     const translator = new OpenAIChunkTranslator(call.request.model, `msg_${call.requestId.replace(/[^A-Za-z0-9]/g, '')}`, what);
-    let completed = false;
-    try {
-      const response = await this.post(url, body, call.model, control.signal, 'text/event-stream');
-      for await (const message of readSse(response, () => control.activity())) {
-        if (message.data === '[DONE]') break;
+    yield* runStream(control, what, {
+      open: async () => readSse(await this.post(url, body, call.model, control.signal, 'text/event-stream'), () => control.activity()),
+      translate: (message) => {
+        if (message.data === '[DONE]') return END_OF_STREAM;
         let chunk: Chunk;
         try {
           chunk = JSON.parse(message.data) as Chunk;
         } catch {
           throw new UpstreamError('internal', `${what} sent a chunk that is not JSON`);
         }
-        const events = translator.push(chunk);
-        for (const e of events) {
-          control.throwIfAborted();
-          yield e;
-          const turn = control.pace();
-          if (turn) await turn;
-        }
-      }
-      const tail = translator.end();
-      completed = true;
-      for (const e of tail) yield e;
-    } catch (err) {
-      throw toUpstreamError(err, what, control.signal);
-    } finally {
-      if (!completed) control.cancel();
-      control.finish();
-    }
+        return translator.push(chunk);
+      },
+      end: () => translator.end(),
+    });
   }
 
   async complete(call: UpstreamCall): Promise<MessageResponse> {
