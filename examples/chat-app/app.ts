@@ -49,7 +49,7 @@ export function buildApp(app: App = new App()): App {
     domain: { domainName: 'chat.example.com', alternateNames: ['www.chat.example.com'], hostedZone },
     api: { proxy, pathPattern: '/api/*' },
     // Read by the page at start-up (/config.json); apiBaseUrl ("/api") is added by SpaFrontend.
-    runtimeConfig: { title: 'Example chat', protocol: 'anthropic', model: 'claude-sonnet-4-5', maxTokens: '2048' },
+    runtimeConfig: { title: 'Example chat', protocol: 'anthropic', model: 'claude-sonnet-4-6', maxTokens: '2048' },
   });
 
   // CI on `main`: upload a rebuilt page and ship new proxy code (publish a version, move the `live` alias).

@@ -160,8 +160,8 @@ export function buildApp(app: App = new App()): App {
     models: [
       {
         id: 'chat',
-        displayName: 'Claude Sonnet 4.5',
-        target: 'global.anthropic.claude-sonnet-4-5-20250929-v1:0',
+        displayName: 'Claude Sonnet 4.6',
+        target: 'global.anthropic.claude-sonnet-4-6',
         pricing: { inputPerMTok: 3, outputPerMTok: 15 },
       },
       {

@@ -66,7 +66,7 @@ export function buildApp(app: App = new App()): App {
     claudeFallback: ClaudeFallback.NONE,
     models: [
       { id: 'claude-haiku-4-5', target: 'global.anthropic.claude-haiku-4-5-20251001-v1:0', pricing: { inputPerMTok: 1, outputPerMTok: 5 } },
-      { id: 'claude-sonnet-4-5', target: 'global.anthropic.claude-sonnet-4-5-20250929-v1:0', pricing: { inputPerMTok: 3, outputPerMTok: 15 } },
+      { id: 'claude-sonnet-4-6', target: 'global.anthropic.claude-sonnet-4-6', pricing: { inputPerMTok: 3, outputPerMTok: 15 } },
     ],
     // Per calling role: one runaway service cannot starve the other.
     rateLimits: { requestsPerMinute: 600, tokensPerMinute: 400_000 },
@@ -77,7 +77,7 @@ export function buildApp(app: App = new App()): App {
     new ssm.StringParameter(stack, id, { parameterName: name, stringValue: value, description });
   const summarizerModel = parameter('SummarizerModel', '/multi-service/summarizer/model', 'claude-haiku-4-5', 'Model the summarizer asks for');
   const summarizerMaxTokens = parameter('SummarizerMaxTokens', '/multi-service/summarizer/max-tokens', '600', 'Longest summary, in tokens');
-  const triageModel = parameter('TriageModel', '/multi-service/triage/model', 'claude-sonnet-4-5', 'Model the triage service asks for');
+  const triageModel = parameter('TriageModel', '/multi-service/triage/model', 'claude-sonnet-4-6', 'Model the triage service asks for');
 
   const summarizer = new lambda.Function(stack, 'Summarizer', {
     ...serviceProps(stack, 'Summarizer', SUMMARIZER_NAME, key),

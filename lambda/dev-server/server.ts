@@ -172,7 +172,7 @@ export function connectionHelp(server: DevServer): string {
     `  OpenAI(base_url="${u}/v1", api_key="${k}")`,
     'curl:',
     `  curl -N ${u}/v1/messages -H 'x-api-key: ${k}' -H 'content-type: application/json' \\`,
-    '    -d \'{"model":"claude-sonnet-4-5","max_tokens":256,"stream":true,"messages":[{"role":"user","content":"Hello"}]}\'',
+    '    -d \'{"model":"claude-sonnet-4-6","max_tokens":256,"stream":true,"messages":[{"role":"user","content":"Hello"}]}\'',
     '',
     'Requests are logged below, one line each. Ctrl-C stops the server.',
   ].join('\n');

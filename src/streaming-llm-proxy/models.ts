@@ -57,7 +57,7 @@ export interface ProxyModelFailover {
  * Serialized into the runtime's `PROXY_MODELS` environment variable.
  */
 export interface ProxyModel {
-  /** The name clients send, e.g. `claude-sonnet-4-5` or `nova-pro`. */
+  /** The name clients send, e.g. `claude-sonnet-4-6` or `nova-pro`. */
   readonly id: string;
   /**
    * Other names that resolve to this model (e.g. the dated ids Claude Code sends).

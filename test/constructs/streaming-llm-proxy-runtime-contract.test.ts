@@ -141,9 +141,9 @@ describe('the construct configures the runtime it deploys', () => {
       }),
       endpoint: ProxyEndpoint.restApi(),
       models: [
-        { id: 'house-claude', aliases: ['hc'], target: 'eu.anthropic.claude-sonnet-4-5-20250929-v1:0', region: 'eu-central-1', pricing: { inputPerMTok: 3, outputPerMTok: 15 } },
+        { id: 'house-claude', aliases: ['hc'], target: 'eu.anthropic.claude-sonnet-4-6', region: 'eu-central-1', pricing: { inputPerMTok: 3, outputPerMTok: 15 } },
         { id: 'nova-fo', target: 'us.amazon.nova-lite-v1:0', failover: { region: 'us-west-2', target: 'us.amazon.nova-micro-v1:0' } },
-        { id: 'claude-sonnet-4-5', target: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', upstream: ProxyModelUpstream.BEDROCK_MESSAGES },
+        { id: 'claude-sonnet-4-6', target: 'us.anthropic.claude-sonnet-4-6', upstream: ProxyModelUpstream.BEDROCK_MESSAGES },
       ],
       claudeFallback: ClaudeFallback.US,
       failoverRegion: 'us-west-2',
@@ -183,9 +183,9 @@ describe('the construct configures the runtime it deploys', () => {
     const models = parseModelsEnv(config.modelsJson!);
     expect(models.replace).toBe(false);
     expect(models.models.map((m) => [m.id, m.upstream])).toEqual([
-      ['house-claude', 'bedrock-invoke'], ['nova-fo', 'bedrock-converse'], ['claude-sonnet-4-5', 'bedrock-messages'],
+      ['house-claude', 'bedrock-invoke'], ['nova-fo', 'bedrock-converse'], ['claude-sonnet-4-6', 'bedrock-messages'],
     ]);
-    expect(new Catalogue({ models }).resolve('hc')?.target).toBe('eu.anthropic.claude-sonnet-4-5-20250929-v1:0');
+    expect(new Catalogue({ models }).resolve('hc')?.target).toBe('eu.anthropic.claude-sonnet-4-6');
   });
 
   test('IAM auth on the mock upstream loads, and the function may call no Bedrock model', () => {
@@ -194,7 +194,7 @@ describe('the construct configures the runtime it deploys', () => {
     expect(config.auth).toEqual({ mode: 'iam' });
     expect(config.upstream).toBe('mock');
     expect(synth.policyResources).toEqual([]);
-    expect(new Catalogue({ upstream: config.upstream }).resolve('claude-sonnet-4-5')?.upstream).toBe('mock');
+    expect(new Catalogue({ upstream: config.upstream }).resolve('claude-sonnet-4-6')?.upstream).toBe('mock');
   });
 
   test('a replaced catalogue without fallback loads, and only its models are allowed', () => {
@@ -203,7 +203,7 @@ describe('the construct configures the runtime it deploys', () => {
       replaceDefaultModels: true,
       claudeFallback: ClaudeFallback.NONE,
       models: [
-        { id: 'sonnet', target: 'global.anthropic.claude-sonnet-4-5-20250929-v1:0', countTokens: true, maxOutputTokens: 64_000, contextWindow: 200_000 },
+        { id: 'sonnet', target: 'global.anthropic.claude-sonnet-4-6', countTokens: true, maxOutputTokens: 64_000, contextWindow: 1_000_000 },
         { id: 'app-profile', target: `arn:aws:bedrock:us-east-1:${ACCOUNT}:application-inference-profile/abc123`, upstream: ProxyModelUpstream.BEDROCK_CONVERSE },
         { id: 'local', target: 'qwen3-32b', baseUrl: 'http://10.0.1.5:8000/v1', apiKeySecret: new secretsmanager.Secret(stack, 'ServerKey') },
       ],

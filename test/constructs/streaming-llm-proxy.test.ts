@@ -270,26 +270,26 @@ describe('IAM', () => {
       replaceDefaultModels: true,
       claudeFallback: ClaudeFallback.NONE,
       models: [
-        { id: 'sonnet', target: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', failover: { region: 'eu-west-1', target: 'eu.anthropic.claude-sonnet-4-5-20250929-v1:0' } },
+        { id: 'sonnet', target: 'us.anthropic.claude-sonnet-4-6', failover: { region: 'eu-west-1', target: 'eu.anthropic.claude-sonnet-4-6' } },
         { id: 'app', target: 'arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/abc123', upstream: ProxyModelUpstream.BEDROCK_CONVERSE },
         { id: 'local', target: 'qwen3', baseUrl: 'http://10.0.1.5:8000/v1' },
       ],
     }, US_EAST_1);
     expect(bedrockResources(template)).toEqual([
-      'arn:aws:bedrock:*:111111111111:inference-profile/eu.anthropic.claude-sonnet-4-5-20250929-v1:0',
-      'arn:aws:bedrock:*:111111111111:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0',
-      'arn:aws:bedrock:*:*:foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0',
+      'arn:aws:bedrock:*:111111111111:inference-profile/eu.anthropic.claude-sonnet-4-6',
+      'arn:aws:bedrock:*:111111111111:inference-profile/us.anthropic.claude-sonnet-4-6',
+      'arn:aws:bedrock:*:*:foundation-model/anthropic.claude-sonnet-4-6',
       'arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/abc123',
     ].sort());
   });
 
   test('in a stack without an explicit environment, partition and account segments are wildcards, never references', () => {
-    const { template } = build({ replaceDefaultModels: true, models: [{ id: 'sonnet', target: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0' }] });
+    const { template } = build({ replaceDefaultModels: true, models: [{ id: 'sonnet', target: 'us.anthropic.claude-sonnet-4-6' }] });
     const statement = statements(template).find((s) => s.Sid === 'InvokeCatalogueModels')!;
     expect(statement.Resource).toEqual([
       'arn:*:bedrock:*:*:foundation-model/anthropic.claude-*',
       'arn:*:bedrock:*:*:inference-profile/global.anthropic.claude-*',
-      'arn:*:bedrock:*:*:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+      'arn:*:bedrock:*:*:inference-profile/us.anthropic.claude-sonnet-4-6',
     ]);
   });
 
@@ -1012,7 +1012,7 @@ describe('models', () => {
   test('models become PROXY_MODELS entries with the upstream inferred from the target', () => {
     const { template } = build({
       models: [
-        { id: 'house-claude', aliases: ['hc'], target: 'eu.anthropic.claude-sonnet-4-5-20250929-v1:0', displayName: 'House Claude', pricing: { inputPerMTok: 3, outputPerMTok: 15 }, region: 'eu-central-1', countTokens: true, maxOutputTokens: 64000, contextWindow: 200000 },
+        { id: 'house-claude', aliases: ['hc'], target: 'eu.anthropic.claude-sonnet-4-6', displayName: 'House Claude', pricing: { inputPerMTok: 3, outputPerMTok: 15 }, region: 'eu-central-1', countTokens: true, maxOutputTokens: 64000, contextWindow: 1000000 },
         { id: 'nova', target: 'us.amazon.nova-pro-v1:0', failover: { region: 'us-west-2' } },
         { id: 'local', target: 'qwen3', baseUrl: 'http://10.0.1.5:8000/v1' },
         { id: 'sonnet-messages', target: 'global.anthropic.claude-sonnet-5', upstream: ProxyModelUpstream.BEDROCK_MESSAGES },
@@ -1024,14 +1024,14 @@ describe('models', () => {
         {
           id: 'house-claude',
           upstream: 'bedrock-invoke',
-          target: 'eu.anthropic.claude-sonnet-4-5-20250929-v1:0',
+          target: 'eu.anthropic.claude-sonnet-4-6',
           aliases: ['hc'],
           displayName: 'House Claude',
           pricing: { inputPerMTok: 3, outputPerMTok: 15 },
           region: 'eu-central-1',
           countTokens: true,
           maxOutputTokens: 64000,
-          contextWindow: 200000,
+          contextWindow: 1000000,
         },
         { id: 'nova', upstream: 'bedrock-converse', target: 'us.amazon.nova-pro-v1:0', failover: { region: 'us-west-2' } },
         { id: 'local', upstream: 'openai-compatible', target: 'qwen3', baseUrl: 'http://10.0.1.5:8000/v1' },
@@ -1100,7 +1100,7 @@ describe('cdk-nag', () => {
       auth: ProxyAuth.apiKeys({ cacheTtl: Duration.minutes(1) }),
       endpoint: ProxyEndpoint.restApi({ usagePlan: { quota: { limit: 100_000, period: apigateway.Period.MONTH } } }),
       models: [
-        { id: 'house', target: 'eu.anthropic.claude-sonnet-4-5-20250929-v1:0', pricing: { inputPerMTok: 3, outputPerMTok: 15 } },
+        { id: 'house', target: 'eu.anthropic.claude-sonnet-4-6', pricing: { inputPerMTok: 3, outputPerMTok: 15 } },
         { id: 'local', target: 'qwen3', baseUrl: 'http://10.0.1.5:8000/v1', apiKeySecret: serverKey },
       ],
       sessions: new FakeSessionStore(vpc),

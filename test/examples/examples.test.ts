@@ -192,7 +192,7 @@ describe('reference apps synthesize with zero unacknowledged cdk-nag findings', 
     services.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM', InvokeMode: 'RESPONSE_STREAM' });
     services.hasResourceProperties('AWS::SSM::Parameter', { Name: '/multi-service/llm-proxy/url' });
     services.hasResourceProperties('AWS::SSM::Parameter', { Name: '/multi-service/summarizer/model', Value: 'claude-haiku-4-5' });
-    services.hasResourceProperties('AWS::SSM::Parameter', { Name: '/multi-service/triage/model', Value: 'claude-sonnet-4-5' });
+    services.hasResourceProperties('AWS::SSM::Parameter', { Name: '/multi-service/triage/model', Value: 'claude-sonnet-4-6' });
     const summarizer = only(services, 'AWS::Lambda::Function', { FunctionName: 'multi-service-summarizer' });
     expect(summarizer.properties).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'summarizer.handler', TracingConfig: { Mode: 'Active' } });
     expect(summarizer.properties.DeadLetterConfig).toBeDefined();

@@ -2,7 +2,7 @@ import { BEDROCK_BETA_ALLOWLIST, LONG_CONTEXT_BETA, selectBetas } from '../../la
 import { countTokensToCanonical, messagesToCanonical } from '../../lambda/streaming-proxy/anthropic/request';
 import type { MessagesBody } from '../../lambda/streaming-proxy/anthropic/validate';
 
-const body: MessagesBody = { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] };
+const body: MessagesBody = { model: 'claude-sonnet-4-6', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] };
 
 describe('selectBetas', () => {
   test('keeps allowlisted flags, drops the rest, and de-duplicates', () => {
@@ -53,7 +53,7 @@ describe('messagesToCanonical', () => {
       stream: true,
     }, { extraBetas: [] });
     expect(request).toEqual({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       max_tokens: 100,
       messages: [{ role: 'user', content: 'hi' }],
       system: 'sys',

@@ -7,7 +7,7 @@ import { parseSse } from '../support/sse';
 describe('AnthropicSseEncoder', () => {
   test('writes one event/data frame per canonical event, with the client model restored on message_start', async () => {
     const events = await collect(new MockUpstream().stream(call({ thinking: { type: 'enabled', budget_tokens: 1024 } })));
-    const encoder = new AnthropicSseEncoder('claude-sonnet-4-5[1m]');
+    const encoder = new AnthropicSseEncoder('claude-sonnet-4-6[1m]');
     const body = events.map((e) => encoder.encode(e)).join('');
     const frames = parseSse(body);
     expect(frames).toHaveLength(events.length);
@@ -15,7 +15,7 @@ describe('AnthropicSseEncoder', () => {
       expect(f.event).toBe(events[i].type);
       const data = JSON.parse(f.data!);
       if (events[i].type === 'message_start') {
-        expect(data.message.model).toBe('claude-sonnet-4-5[1m]');
+        expect(data.message.model).toBe('claude-sonnet-4-6[1m]');
         expect({ ...data.message, model: 'mock.model-v1' }).toEqual((events[i] as { message: unknown }).message);
       } else {
         expect(data).toEqual(events[i]);

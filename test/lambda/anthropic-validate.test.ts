@@ -1,7 +1,7 @@
 import { validateCountTokensBody, validateMessagesBody } from '../../lambda/streaming-proxy/anthropic/validate';
 
 const valid = {
-  model: 'claude-sonnet-4-5',
+  model: 'claude-sonnet-4-6',
   max_tokens: 1024,
   messages: [{ role: 'user', content: 'Hello' }],
 };

@@ -33,13 +33,13 @@ describe('default catalogue', () => {
   });
 
   test("strips Claude Code's [1m] suffix and marks the request as long-context", () => {
-    const resolved = catalogue.resolve('claude-sonnet-4-5[1m]');
-    expect(resolved).toMatchObject({ id: 'claude-sonnet-4-5', requested: 'claude-sonnet-4-5[1m]', longContext: true });
+    const resolved = catalogue.resolve('claude-sonnet-4-6[1m]');
+    expect(resolved).toMatchObject({ id: 'claude-sonnet-4-6', requested: 'claude-sonnet-4-6[1m]', longContext: true });
     expect(catalogue.resolve('claude-sonnet-4-5-20250929[1M]')?.longContext).toBe(true);
   });
 
   test('accepts a Bedrock id as the model name', () => {
-    expect(catalogue.resolve('global.anthropic.claude-sonnet-4-5-20250929-v1:0')?.id).toBe('claude-sonnet-4-5');
+    expect(catalogue.resolve('global.anthropic.claude-sonnet-4-6')?.id).toBe('claude-sonnet-4-6');
   });
 
   test('maps unknown claude-* ids by pattern: dated ids to -v1:0 InvokeModel ids, undated ids to the Messages endpoint', () => {
@@ -57,7 +57,7 @@ describe('default catalogue', () => {
     expect(new Catalogue({ claudeFallback: 'apac' }).resolve('claude-x-1-20300101')?.target).toBe('apac.anthropic.claude-x-1-20300101-v1:0');
     expect(new Catalogue({ claudeFallback: 'direct' }).resolve('claude-x-1')?.target).toBe('anthropic.claude-x-1');
     expect(new Catalogue({ claudeFallback: 'none' }).resolve('claude-x-1')).toBeUndefined();
-    expect(new Catalogue({ claudeFallback: 'none' }).resolve('claude-sonnet-4-5')).toBeDefined();
+    expect(new Catalogue({ claudeFallback: 'none' }).resolve('claude-sonnet-4-6')).toBeDefined();
   });
 
   test('does not resolve unknown non-Claude names or names that would inject into a Bedrock id', () => {
@@ -93,7 +93,7 @@ describe('PROXY_MODELS', () => {
   test('adds entries to the default catalogue', () => {
     const catalogue = new Catalogue({ models: parseModelsEnv(JSON.stringify({ models: [selfHosted] })) });
     expect(catalogue.resolve('qwen-coder')).toMatchObject({ upstream: 'openai-compatible', baseUrl: 'http://10.0.1.5:8000/v1' });
-    expect(catalogue.resolve('claude-sonnet-4-5')).toBeDefined();
+    expect(catalogue.resolve('claude-sonnet-4-6')).toBeDefined();
   });
 
   test('an entry with a default id replaces that default, aliases included', () => {
@@ -109,7 +109,7 @@ describe('PROXY_MODELS', () => {
     const catalogue = new Catalogue({ models: parseModelsEnv(JSON.stringify({ replace: true, models: [selfHosted] })), claudeFallback: 'none' });
     expect(catalogue.list().map((m) => m.id)).toEqual(['qwen-coder']);
     expect(catalogue.resolve('nova-pro')).toBeUndefined();
-    expect(catalogue.resolve('claude-sonnet-4-5')).toBeUndefined();
+    expect(catalogue.resolve('claude-sonnet-4-6')).toBeUndefined();
   });
 
   test.each([
@@ -132,13 +132,13 @@ describe('PROXY_MODELS', () => {
 describe('PROXY_UPSTREAM=mock', () => {
   test('answers every model name with the mock, keeping catalogue data where there is some', () => {
     const catalogue = new Catalogue({ upstream: 'mock' });
-    expect(catalogue.resolve('claude-sonnet-4-5[1m]')).toMatchObject({ upstream: 'mock', id: 'claude-sonnet-4-5', longContext: true, pricing: { inputPerMTok: 3 } });
+    expect(catalogue.resolve('claude-sonnet-4-6[1m]')).toMatchObject({ upstream: 'mock', id: 'claude-sonnet-4-6', longContext: true, pricing: { inputPerMTok: 3 } });
     expect(catalogue.resolve('anything-at-all')).toMatchObject({ upstream: 'mock', id: 'anything-at-all', target: 'anything-at-all' });
   });
 });
 
 test('foundationModelId strips inference-profile prefixes only', () => {
-  expect(foundationModelId('global.anthropic.claude-sonnet-4-5-20250929-v1:0')).toBe('anthropic.claude-sonnet-4-5-20250929-v1:0');
+  expect(foundationModelId('global.anthropic.claude-sonnet-4-6')).toBe('anthropic.claude-sonnet-4-6');
   expect(foundationModelId('us.amazon.nova-pro-v1:0')).toBe('amazon.nova-pro-v1:0');
   expect(foundationModelId('mistral.mistral-large-2407-v1:0')).toBe('mistral.mistral-large-2407-v1:0');
   expect(foundationModelId('arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.x')).toBe('arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.x');

@@ -140,18 +140,18 @@ describe('the dev server process', () => {
     try {
       expect(cli.output()).toContain('(upstream: bedrock)');
       const anthropic = new Anthropic({ baseURL: cli.url, apiKey: 'sk-local-0123456789abcdef', maxRetries: 0 });
-      const stream = anthropic.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hello bedrock' }] });
+      const stream = anthropic.messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 100, messages: [{ role: 'user', content: 'hello bedrock' }] });
       const message = await stream.finalMessage();
-      expect(message.model).toBe('claude-sonnet-4-5');
+      expect(message.model).toBe('claude-sonnet-4-6');
       expect((message.content[0] as Anthropic.TextBlock).text).toContain('hello bedrock');
       const call = fake.requests.find((r) => r.operation === 'invoke-with-response-stream');
-      expect(call).toMatchObject({ modelId: 'global.anthropic.claude-sonnet-4-5-20250929-v1:0', region: 'us-west-2', signatureValid: true });
+      expect(call).toMatchObject({ modelId: 'global.anthropic.claude-sonnet-4-6', region: 'us-west-2', signatureValid: true });
 
       const openai = new OpenAI({ baseURL: `${cli.url}/v1`, apiKey: 'sk-local-0123456789abcdef', maxRetries: 0 });
-      const completion = await openai.chat.completions.create({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hello again' }] });
+      const completion = await openai.chat.completions.create({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hello again' }] });
       expect(completion.choices[0].message.content).toContain('hello again');
 
-      await expect(anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: '[[fake fault=access-denied]]' }] }))
+      await expect(anthropic.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user', content: '[[fake fault=access-denied]]' }] }))
         .rejects.toBeInstanceOf(Anthropic.PermissionDeniedError);
     } finally {
       await stopCli(cli);

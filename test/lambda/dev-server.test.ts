@@ -7,7 +7,7 @@ import OpenAI from 'openai';
 import { connectionHelp, startDevServer, type DevServer } from '../../lambda/dev-server/server';
 
 const KEY = 'sk-dev-test-key-0123456789';
-const MODEL = 'claude-sonnet-4-5';
+const MODEL = 'claude-sonnet-4-6';
 const weather = {
   name: 'get_weather',
   description: 'Current weather for a city',
@@ -197,7 +197,7 @@ describe('dev server with the official SDKs', () => {
     lines.length = 0;
     await anthropic.messages.create({ model: MODEL, max_tokens: 20, messages: [{ role: 'user', content: 'log me' }] });
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/ POST \/v1\/messages 200 claude-sonnet-4-5 json in=\d+ out=\d+ ttft=\d+ms \d+ms id=dev$/);
+    expect(lines[0]).toMatch(/ POST \/v1\/messages 200 claude-sonnet-4-6 json in=\d+ out=\d+ ttft=\d+ms \d+ms id=dev$/);
     expect(lines.join('\n')).not.toContain(KEY);
   });
 

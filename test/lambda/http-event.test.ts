@@ -65,7 +65,7 @@ describe('matchRoute', () => {
     expect(matchRoute('POST', '/prod/api/v1/messages/count_tokens')).toMatchObject({ route: 'count_tokens' });
     expect(matchRoute('POST', '/v1/chat/completions')).toMatchObject({ route: 'chat_completions' });
     expect(matchRoute('GET', '/api/v1/models')).toMatchObject({ route: 'models', allowed: true });
-    expect(matchRoute('GET', '/v1/models/claude-sonnet-4-5%5B1m%5D')).toMatchObject({ route: 'model', modelId: 'claude-sonnet-4-5[1m]' });
+    expect(matchRoute('GET', '/v1/models/claude-sonnet-4-6%5B1m%5D')).toMatchObject({ route: 'model', modelId: 'claude-sonnet-4-6[1m]' });
     expect(matchRoute('HEAD', '/health')).toMatchObject({ route: 'health', allowed: true });
     expect(matchRoute('GET', '/v1/messages')).toMatchObject({ route: 'messages', allowed: false, methods: ['POST'] });
     expect(matchRoute('GET', '/ping')).toBeUndefined();

@@ -54,7 +54,7 @@ describe('lambda/streaming-proxy/index.ts', () => {
       rawPath: '/v1/messages',
       rawQueryString: '',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+      body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
       isBase64Encoded: false,
       requestContext: { http: { method: 'POST', path: '/v1/messages' } },
     });
@@ -71,12 +71,12 @@ describe('lambda/streaming-proxy/index.ts', () => {
       httpMethod: 'POST',
       path: '/api/v1/chat/completions',
       headers: { 'Content-Type': 'application/json' },
-      body: Buffer.from(JSON.stringify({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hi' }] })).toString('base64'),
+      body: Buffer.from(JSON.stringify({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'hi' }] })).toString('base64'),
       isBase64Encoded: true,
       requestContext: {},
     });
     expect(result.prelude!.statusCode).toBe(200);
-    expect(JSON.parse(result.body)).toMatchObject({ object: 'chat.completion', model: 'claude-sonnet-4-5' });
+    expect(JSON.parse(result.body)).toMatchObject({ object: 'chat.completion', model: 'claude-sonnet-4-6' });
   });
 
   test('answers a non-HTTP event with 400', async () => {
@@ -99,7 +99,7 @@ describe('lambda/streaming-proxy/index.ts', () => {
       rawPath: '/v1/messages',
       rawQueryString: '',
       headers: {},
-      body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 5000, stream: true, messages: [{ role: 'user', content: '[[mock: words=3000 delay=5]]' }] }),
+      body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 5000, stream: true, messages: [{ role: 'user', content: '[[mock: words=3000 delay=5]]' }] }),
       isBase64Encoded: false,
       requestContext: { http: { method: 'POST', path: '/v1/messages' } },
     }, localContext('r'));

@@ -9,7 +9,7 @@ const record: RequestRecord = {
   status: 200,
   outcome: 'ok',
   identity: 'alice',
-  model: 'claude-sonnet-4-5',
+  model: 'claude-sonnet-4-6',
   target: 'global.anthropic.x',
   stream: true,
   inputTokens: 1000,
@@ -62,7 +62,7 @@ describe('createPowertoolsMeter', () => {
     }
     const docs = lines.join('').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
     const log = docs.find((d) => d.message === 'request');
-    expect(log).toMatchObject({ level: 'INFO', service: 'llm-proxy-test', identity: 'alice', model: 'claude-sonnet-4-5', inputTokens: 1000, outcome: 'upstream_throttled' });
+    expect(log).toMatchObject({ level: 'INFO', service: 'llm-proxy-test', identity: 'alice', model: 'claude-sonnet-4-6', inputTokens: 1000, outcome: 'upstream_throttled' });
     const emf = docs.find((d) => d._aws);
     const directive = emf._aws.CloudWatchMetrics[0];
     expect(directive.Namespace).toBe('TestNs');
@@ -85,7 +85,7 @@ describe('createPowertoolsMeter', () => {
       UpstreamThrottles: 1,
       RateLimited: 0,
       RateLimiterUnavailable: 1,
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       identity: 'alice',
     });
     expect(directive.Metrics.find((m: { Name: string }) => m.Name === 'TimeToFirstToken').Unit).toBe('Milliseconds');
@@ -97,6 +97,6 @@ describe('createLineMeter', () => {
     const lines: string[] = [];
     createLineMeter((l) => lines.push(l)).record({ ...record, outcome: 'client_error', status: 400, error: 'max_tokens: is required' });
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} POST \/v1\/messages 400 claude-sonnet-4-5 stream in=1000 out=500 cache=2000r\/100w ttft=42ms 900ms id=alice client_error "max_tokens: is required"$/);
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} POST \/v1\/messages 400 claude-sonnet-4-6 stream in=1000 out=500 cache=2000r\/100w ttft=42ms 900ms id=alice client_error "max_tokens: is required"$/);
   });
 });

@@ -13,7 +13,7 @@ const ERROR_STATUSES = new Set([400, 401, 403, 404, 405, 413, 429, 500, 502, 503
 
 const presentedKey = fc.stringMatching(/^[A-Za-z0-9_-]{12,40}$/).map((s) => `sk-prop-${s}`);
 const path = fc.oneof(
-  fc.constantFrom('/v1/messages', '/v1/messages/count_tokens', '/v1/chat/completions', '/v1/models', '/v1/models/claude-sonnet-4-5', '/health', '/ping', '/'),
+  fc.constantFrom('/v1/messages', '/v1/messages/count_tokens', '/v1/chat/completions', '/v1/models', '/v1/models/claude-sonnet-4-6', '/health', '/ping', '/'),
   fc.tuple(fc.constantFrom('', '/api', '/prod/x'), fc.constantFrom('/v1/messages', '/v1/chat/completions', '/v1/models')).map(([a, b]) => a + b),
   fc.webPath(),
 );
@@ -25,7 +25,7 @@ const contentBlock = fc.oneof(
   fc.anything(),
 );
 const anthropicBody = fc.record({
-  model: fc.oneof(fc.constantFrom('claude-sonnet-4-5', 'claude-sonnet-4-5[1m]', 'mock-no-count', 'nope'), fc.anything()),
+  model: fc.oneof(fc.constantFrom('claude-sonnet-4-6', 'claude-sonnet-4-6[1m]', 'mock-no-count', 'nope'), fc.anything()),
   max_tokens: fc.oneof(fc.integer({ min: -5, max: 300 }), fc.anything()),
   messages: fc.oneof(
     fc.array(fc.record({ role: fc.constantFrom('user', 'assistant', 'system'), content: fc.oneof(fc.string(), fc.array(contentBlock, { maxLength: 3 })) }), { maxLength: 3 }),
@@ -37,7 +37,7 @@ const anthropicBody = fc.record({
   temperature: fc.anything(),
 }, { requiredKeys: [] });
 const openAiBody = fc.record({
-  model: fc.oneof(fc.constantFrom('claude-sonnet-4-5', 'nope'), fc.anything()),
+  model: fc.oneof(fc.constantFrom('claude-sonnet-4-6', 'nope'), fc.anything()),
   messages: fc.oneof(
     fc.array(fc.record({
       role: fc.constantFrom('system', 'developer', 'user', 'assistant', 'tool', 'function', 'robot'),
@@ -135,8 +135,8 @@ describe('the handler under random input', () => {
         fc.array(fc.string({ minLength: 1, maxLength: 5 }), { maxLength: 3 }),
         async (text, stream, openai, maxTokens, stops) => {
           const payload = openai
-            ? { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: text }], stream, max_tokens: maxTokens, stop: stops }
-            : { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: text }], stream, max_tokens: maxTokens, stop_sequences: stops };
+            ? { model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: text }], stream, max_tokens: maxTokens, stop: stops }
+            : { model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: text }], stream, max_tokens: maxTokens, stop_sequences: stops };
           const req: ProxyRequest = {
             method: 'POST',
             path: openai ? '/v1/chat/completions' : '/v1/messages',

@@ -3,7 +3,7 @@ import { MemorySink } from '../support/memory-sink';
 import { FailingLimiter, harness, KEY, request, run } from '../support/proxy-harness';
 import { parseSse } from '../support/sse';
 
-const MODEL = 'claude-sonnet-4-5';
+const MODEL = 'claude-sonnet-4-6';
 const message = (content: string, extra: Record<string, unknown> = {}) => ({ model: MODEL, max_tokens: 200, messages: [{ role: 'user', content }], ...extra });
 const chat = (content: string, extra: Record<string, unknown> = {}) => ({ model: MODEL, messages: [{ role: 'user', content }], ...extra });
 

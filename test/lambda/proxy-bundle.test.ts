@@ -66,7 +66,7 @@ function run(env: Record<string, string>, events: unknown[]): Promise<{ lines: a
 }
 
 function messagesEvent(text: string, sessionId?: string) {
-  const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: text }] });
+  const body = JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user', content: text }] });
   return {
     version: '2.0',
     rawPath: '/v1/messages',

@@ -87,7 +87,7 @@ const RICH: FakeResponse = {
 describe('bedrock-invoke (InvokeModelWithResponseStream / InvokeModel)', () => {
   test('sends InvokeModelWithResponseStream as the SDK does: path label encoding, headers, SigV4', async () => {
     const target = 'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123';
-    const m: ResolvedModel = { ...model('claude-sonnet-4-5'), target };
+    const m: ResolvedModel = { ...model('claude-sonnet-4-6'), target };
     await collect(upstreams()(m).stream(call(m)));
     expect(fake.requests[0]).toMatchObject({
       path: '/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2Fabc123/invoke-with-response-stream',
@@ -170,9 +170,9 @@ describe('bedrock-invoke (InvokeModelWithResponseStream / InvokeModel)', () => {
   });
 
   test('countTokens calls Bedrock CountTokens with the foundation model id and the InvokeModel body', async () => {
-    const m = model('claude-sonnet-4-5');
+    const m = model('claude-sonnet-4-6');
     const tokens = await upstreams()(m).countTokens!(call(m));
-    expect(fake.requests[0]).toMatchObject({ operation: 'count-tokens', modelId: 'anthropic.claude-sonnet-4-5-20250929-v1:0', signatureValid: true });
+    expect(fake.requests[0]).toMatchObject({ operation: 'count-tokens', modelId: 'anthropic.claude-sonnet-4-6', signatureValid: true });
     const body = fake.requests[0].body as { input: { invokeModel: { body: string } } };
     const inner = JSON.parse(Buffer.from(body.input.invokeModel.body, 'base64').toString('utf8'));
     expect(inner).toMatchObject({ anthropic_version: 'bedrock-2023-05-31', messages: [{ role: 'user', content: 'Say hello' }] });
@@ -194,7 +194,7 @@ describe('the fake against the real SDK command', () => {
   }
 
   test('the SDK command decodes the same Claude events the upstream passes on', async () => {
-    const m = model('claude-sonnet-4-5');
+    const m = model('claude-sonnet-4-6');
     fake.script({}, RICH);
     const response = await sdkClient().send(new InvokeModelWithResponseStreamCommand({ modelId: m.target, body: JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 10, messages: [] }) }));
     const viaSdk: unknown[] = [];
@@ -202,7 +202,7 @@ describe('the fake against the real SDK command', () => {
     const viaUpstream = await collect(upstreams()(m).stream(call(m)));
     expect(viaUpstream).toEqual(viaSdk.map((e) => {
       const event = e as { type: string; message?: object };
-      if (event.type === 'message_start') return { ...event, message: { ...event.message, model: 'claude-sonnet-4-5' } };
+      if (event.type === 'message_start') return { ...event, message: { ...event.message, model: 'claude-sonnet-4-6' } };
       if (event.type === 'message_stop') return { type: 'message_stop' };
       return event;
     }));
@@ -211,7 +211,7 @@ describe('the fake against the real SDK command', () => {
   });
 
   test('the SDK command sees the fake\'s exception frames as the exceptions the upstream reports', async () => {
-    const m = model('claude-sonnet-4-5');
+    const m = model('claude-sonnet-4-6');
     fake.enqueueFault({ kind: 'exception', afterEvents: 0, exception: 'throttlingException', message: 'Too many tokens' });
     // (The SDK reads the first frame before send() resolves, so the exception may surface from either.)
     await expect((async () => {
@@ -275,7 +275,7 @@ describe('standard SDK endpoint and credential settings', () => {
     'every upstream call goes to %s with credentials from the default chain, including the Messages endpoint', async (variable) => {
       fromEnvironment({ [variable]: fake.url });
       const factory = createUpstreams({ timeouts: { firstByteMs: 2_000 } });
-      for (const name of ['claude-sonnet-4-5', 'claude-sonnet-5-5', 'nova-pro']) {
+      for (const name of ['claude-sonnet-4-6', 'claude-sonnet-5-5', 'nova-pro']) {
         const m = model(name);
         assertValidSequence(await collect(factory(m).stream(call(m))));
       }
@@ -365,7 +365,7 @@ describe('bedrock-converse (ConverseStream / Converse)', () => {
 });
 
 describe('errors', () => {
-  const streaming: [string, string][] = [['bedrock-invoke', 'claude-sonnet-4-5'], ['bedrock-messages', 'claude-sonnet-5-5'], ['bedrock-converse', 'nova-pro']];
+  const streaming: [string, string][] = [['bedrock-invoke', 'claude-sonnet-4-6'], ['bedrock-messages', 'claude-sonnet-5-5'], ['bedrock-converse', 'nova-pro']];
 
   test.each(streaming)('%s: HTTP errors before the first byte become UpstreamError kinds, with nothing yielded', async (_kind, name) => {
     const m = model(name);
@@ -389,7 +389,7 @@ describe('errors', () => {
     }
   });
 
-  test.each([['bedrock-invoke', 'claude-sonnet-4-5'], ['bedrock-converse', 'nova-pro']])(
+  test.each([['bedrock-invoke', 'claude-sonnet-4-6'], ['bedrock-converse', 'nova-pro']])(
     '%s: a throttling exception frame as the first frame is throttling', async (_kind, name) => {
       const m = model(name);
       fake.enqueueFault({ kind: 'exception', afterEvents: 0, exception: 'throttlingException', message: 'Too many tokens' });
@@ -440,7 +440,7 @@ describe('errors', () => {
   });
 
   test('complete(): a hung InvokeModel fails with a timeout after completeMs', async () => {
-    const m = model('claude-sonnet-4-5');
+    const m = model('claude-sonnet-4-6');
     fake.enqueueFault({ kind: 'hang' });
     await expect(upstreams({ timeouts: { completeMs: 300 } })(m).complete(call(m, { stream: false }))).rejects.toMatchObject({ kind: 'timeout' });
   });
@@ -453,7 +453,7 @@ describe('errors', () => {
 });
 
 describe('stale keep-alive connections', () => {
-  test.each([['bedrock-invoke', 'claude-sonnet-4-5'], ['bedrock-messages', 'claude-sonnet-5-5'], ['bedrock-converse', 'nova-pro']])(
+  test.each([['bedrock-invoke', 'claude-sonnet-4-6'], ['bedrock-messages', 'claude-sonnet-5-5'], ['bedrock-converse', 'nova-pro']])(
     '%s: a connection closed by the server before it answered is retried once on a new connection', async (_kind, name) => {
       const m = model(name);
       fake.enqueueFault({ kind: 'drop' });
@@ -469,7 +469,7 @@ describe('stale keep-alive connections', () => {
 });
 
 describe('cancellation', () => {
-  test.each([['bedrock-invoke', 'claude-sonnet-4-5'], ['bedrock-messages', 'claude-sonnet-5-5'], ['bedrock-converse', 'nova-pro']])(
+  test.each([['bedrock-invoke', 'claude-sonnet-4-6'], ['bedrock-messages', 'claude-sonnet-5-5'], ['bedrock-converse', 'nova-pro']])(
     '%s: aborting the signal ends the upstream HTTP request', async (_kind, name) => {
       const m = model(name);
       fake.script({}, { blocks: [{ type: 'text', text: 'x'.repeat(2000) }], chunkChars: 10, eventDelayMs: 20 });
@@ -482,7 +482,7 @@ describe('cancellation', () => {
     });
 
   test('a consumer that stops reading releases the upstream connection', async () => {
-    const m = model('claude-sonnet-4-5');
+    const m = model('claude-sonnet-4-6');
     fake.script({}, { blocks: [{ type: 'text', text: 'y'.repeat(5000) }], chunkChars: 10, eventDelayMs: 5 });
     const factory = upstreams();
     let n = 0;
@@ -499,7 +499,7 @@ describe('cancellation', () => {
 });
 
 describe('scheduling', () => {
-  test.each([['bedrock-invoke', 'claude-sonnet-4-5'], ['bedrock-messages', 'claude-sonnet-5-5'], ['bedrock-converse', 'nova-pro']])(
+  test.each([['bedrock-invoke', 'claude-sonnet-4-6'], ['bedrock-messages', 'claude-sonnet-5-5'], ['bedrock-converse', 'nova-pro']])(
     '%s: events that arrive together still let the event loop turn after the first one and every few after', async (_kind, name) => {
       const m = model(name);
       fake.script({}, { blocks: [{ type: 'text', text: 'z'.repeat(300) }], chunkChars: 1 });
@@ -537,29 +537,29 @@ describe('failover', () => {
     ['a throttling frame before the first event', { kind: 'exception', afterEvents: 0, exception: 'throttlingException' } as const],
     ['a 5xx', { kind: 'http-error', status: 500, exception: 'InternalServerException' } as const],
   ])('retries the failover region on %s before the first byte', async (_name, fault) => {
-    const m = model('claude-sonnet-4-5');
+    const m = model('claude-sonnet-4-6');
     fake.enqueueFault(fault, { region: 'us-east-1' });
     const events = await collect(failoverFactory()(m).stream(call(m)));
     assertValidSequence(events);
     expect(fake.requests.map((r) => [r.region, r.modelId])).toEqual([
-      ['us-east-1', 'global.anthropic.claude-sonnet-4-5-20250929-v1:0'],
-      ['us-west-2', 'global.anthropic.claude-sonnet-4-5-20250929-v1:0'],
+      ['us-east-1', 'global.anthropic.claude-sonnet-4-6'],
+      ['us-west-2', 'global.anthropic.claude-sonnet-4-6'],
     ]);
   });
 
   test('uses the model\'s own failover target (another inference profile) and region', async () => {
-    const m: ResolvedModel = { ...model('claude-sonnet-4-5'), failover: { region: 'eu-west-1', target: 'eu.anthropic.claude-sonnet-4-5-20250929-v1:0' } };
+    const m: ResolvedModel = { ...model('claude-sonnet-4-6'), failover: { region: 'eu-west-1', target: 'eu.anthropic.claude-sonnet-4-6' } };
     fake.enqueueFault({ kind: 'hang' }, { region: 'us-east-1' });
     const events = await collect(upstreams({ timeouts: { firstByteMs: 300 } })(m).stream(call(m)));
     assertValidSequence(events);
     expect(fake.requests.map((r) => [r.region, r.modelId])).toEqual([
-      ['us-east-1', 'global.anthropic.claude-sonnet-4-5-20250929-v1:0'],
-      ['eu-west-1', 'eu.anthropic.claude-sonnet-4-5-20250929-v1:0'],
+      ['us-east-1', 'global.anthropic.claude-sonnet-4-6'],
+      ['eu-west-1', 'eu.anthropic.claude-sonnet-4-6'],
     ]);
   });
 
   test('does not fail over once an event has been passed on', async () => {
-    const m = model('claude-sonnet-4-5');
+    const m = model('claude-sonnet-4-6');
     fake.enqueueFault({ kind: 'exception', afterEvents: 2, exception: 'throttlingException' }, { region: 'us-east-1' });
     const { events, error } = await collectUntilError(failoverFactory()(m).stream(call(m)));
     expect(events).toHaveLength(2);
@@ -568,7 +568,7 @@ describe('failover', () => {
   });
 
   test('does not fail over on errors another region cannot fix', async () => {
-    const m = model('claude-sonnet-4-5');
+    const m = model('claude-sonnet-4-6');
     fake.enqueueFault({ kind: 'http-error', status: 400, exception: 'ValidationException', message: 'Malformed input request' }, { region: 'us-east-1' });
     const { error } = await collectUntilError(failoverFactory()(m).stream(call(m)));
     expect(error.kind).toBe('validation');
@@ -590,13 +590,13 @@ describe('failover', () => {
 describe('clients and protocols', () => {
   test('reuses one client and upstream per region across calls', () => {
     const factory = upstreams({ failoverRegion: 'us-west-2' });
-    expect(factory(model('claude-sonnet-4-5'))).toBe(factory(model('claude-haiku-4-5')));
-    expect(factory(model('nova-pro'))).not.toBe(factory(model('claude-sonnet-4-5')));
+    expect(factory(model('claude-sonnet-4-6'))).toBe(factory(model('claude-haiku-4-5')));
+    expect(factory(model('nova-pro'))).not.toBe(factory(model('claude-sonnet-4-6')));
   });
 
   test('works over HTTP/2 as well (the SDK default handler)', async () => {
     const factory = upstreams({ httpVersion: 'http2' });
-    for (const name of ['claude-sonnet-4-5', 'claude-sonnet-5-5', 'nova-pro']) {
+    for (const name of ['claude-sonnet-4-6', 'claude-sonnet-5-5', 'nova-pro']) {
       const m = model(name);
       assertValidSequence(await collect(factory(m).stream(call(m))));
     }

@@ -182,7 +182,7 @@ describe('ConverseTranslator', () => {
       system: [{ type: 'text' as const, text: 'sys', cache_control: { type: 'ephemeral' as const } }],
       messages: [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'hi', cache_control: { type: 'ephemeral' as const } }] }],
     };
-    const claude = toConverseInput(request, { ...new Catalogue().resolve('nova-pro')!, target: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0' });
+    const claude = toConverseInput(request, { ...new Catalogue().resolve('nova-pro')!, target: 'us.anthropic.claude-sonnet-4-6' });
     expect(claude.additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: 2048 }, top_k: 4 });
     expect(claude.system).toEqual([{ text: 'sys' }, { cachePoint: { type: 'default' } }]);
     expect(claude.messages[0].content).toEqual([{ text: 'hi' }, { cachePoint: { type: 'default' } }]);

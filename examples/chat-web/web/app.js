@@ -6,7 +6,7 @@ const DEFAULTS = {
   title: 'LLM chat',
   apiBaseUrl: '/api',
   protocol: 'anthropic',
-  model: 'claude-sonnet-4-5',
+  model: 'claude-sonnet-4-6',
   maxTokens: '1024',
 };
 const KEY_STORAGE = 'chat-web.api-key';

@@ -25,7 +25,7 @@ export interface ModelPricing {
  * One catalogue entry, as it appears in the default catalogue and in the PROXY_MODELS JSON the construct writes.
  */
 export interface ModelEntry {
-  /** The name clients send (e.g. `claude-sonnet-4-5`). */
+  /** The name clients send (e.g. `claude-sonnet-4-6`). */
   readonly id: string;
   /** Other names that resolve to this entry (dated ids Claude Code sends, e.g. `claude-sonnet-4-5-20250929`). */
   readonly aliases?: string[];
