@@ -105,10 +105,18 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         requestContext: { requestId, http: { method: req.method ?? 'GET', path: url.pathname, sourceIp: req.socket.remoteAddress ?? '' } },
       };
       const { stream, done } = invokeStreaming(handler, event, localContext(requestId));
+      let bodyStarted = false;
+      stream.once('data', () => {
+        bodyStarted = true;
+      });
       const writeHead = (prelude: HttpResponseMetadata) => {
         res.writeHead(prelude.statusCode ?? 200, prelude.headers ?? {});
-        // Send the status line and headers now, before the first body byte.
-        res.flushHeaders();
+        // The handler writes its first body chunk right after the prelude (in the same turn of the event loop), and
+        // Node sends the status line and headers with it: one write and one packet instead of two. Should no body
+        // byte follow in this turn, the headers go out on their own so the client sees the status at once.
+        setImmediate(() => {
+          if (!bodyStarted && !res.writableEnded && !res.destroyed) res.flushHeaders();
+        });
       };
       // A response decided before the handler's first await (unknown path, CORS preflight, /health) has set its
       // prelude already, inside invokeStreaming; the others set it when the first upstream event arrives.

@@ -2,6 +2,7 @@
  * The official Anthropic and OpenAI SDKs against the dev server (the real handler over the awslambda shim, on the
  * mock upstream). Every stream must be accepted by the SDKs' own parsers.
  */
+import * as http from 'http';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { connectionHelp, startDevServer, type DevServer } from '../../lambda/dev-server/server';
@@ -182,6 +183,19 @@ describe('dev server with the official SDKs', () => {
     const total = Date.now() - started;
     expect(total).toBeGreaterThan(400);
     expect(first!).toBeLessThan(total / 3);
+  });
+
+  test('sends the status line and headers with the first event (one write), not ahead of it', async () => {
+    // Flushing the headers on their own costs a second write (and a second packet and wake-up for the client) on the
+    // path to the first byte.
+    const flushHeaders = jest.spyOn(http.ServerResponse.prototype, 'flushHeaders');
+    try {
+      const message = await anthropic.messages.stream({ model: MODEL, max_tokens: 100, messages: [{ role: 'user', content: 'Hi [[mock: words=5]]' }] }).finalMessage();
+      expect(message.content[0]).toMatchObject({ type: 'text' });
+      expect(flushHeaders).not.toHaveBeenCalled();
+    } finally {
+      flushHeaders.mockRestore();
+    }
   });
 
   test('keeps a session across SDK calls with x-session-id', async () => {
