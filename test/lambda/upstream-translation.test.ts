@@ -3,6 +3,9 @@
  * tests: any well-formed upstream stream becomes a valid canonical sequence carrying the same content), the Anthropic
  * body for Bedrock, and error classification.
  */
+import { crc32 } from 'zlib';
+import { EventStreamCodec } from '@smithy/eventstream-codec';
+import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import fc from 'fast-check';
 import { UpstreamError, type CanonicalEvent } from '../../lambda/shared/canonical';
 import { Catalogue } from '../../lambda/streaming-proxy/catalogue';
@@ -38,6 +41,27 @@ describe('EventStreamReader', () => {
       reader.end();
       expect(out).toEqual(['event/chunk', 'event/chunk', 'exception/throttlingException']);
     }));
+  });
+
+  test('decodes header names and string values exactly as the SDK codec with @smithy/util-utf8 does', () => {
+    const sdk = new EventStreamCodec(toUtf8, fromUtf8);
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }), fc.uint8Array({ maxLength: 8 }), (value, name, junk) => {
+      const frame = sdk.encode({ headers: { [name]: { type: 'string', value }, ':message-type': { type: 'string', value: 'event' } }, body: new Uint8Array(junk) });
+      const reader = new EventStreamReader();
+      reader.write(frame);
+      expect(reader.read()).toEqual(sdk.decode(frame));
+    }));
+    // Bytes that are not UTF-8 in a header value: both decoders replace them with U+FFFD.
+    const raw = Buffer.from(sdk.encode({ headers: { ':event-type': { type: 'string', value: 'ab' } }, body: new Uint8Array(0) }));
+    const at = raw.indexOf('ab');
+    raw[at] = 0xc3;
+    raw[at + 1] = 0x28;
+    // Fix the message CRC (the last 4 bytes) after editing the headers.
+    raw.writeUInt32BE(crc32(raw.subarray(0, raw.length - 4)), raw.length - 4);
+    const reader = new EventStreamReader();
+    reader.write(raw);
+    expect(header(reader.read()!, ':event-type')).toBe(header(sdk.decode(raw), ':event-type'));
+    expect(header(sdk.decode(raw), ':event-type')).toBe('\ufffd(');
   });
 
   test('rejects a cut stream, a corrupt CRC and an impossible length', () => {
