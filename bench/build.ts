@@ -1,6 +1,7 @@
 /**
  * Builds what the benchmarks run besides the shipped bundles (assets/, made by build-tools/bundle.ts):
  * - bench/out/fake-bedrock.js: the fake Bedrock as a plain node script, so the upstream costs the same in every run;
+ * - bench/out/pipe-relay.js: the relay that parses nothing (bench/pipe-relay.ts), the overhead benchmark's floor;
  * - bench/out/floor/index.js: the cold-start floor (bench/floor-entry.ts) with the settings build-tools/bundle.ts uses.
  */
 import * as path from 'path';
@@ -19,6 +20,15 @@ async function main(): Promise<void> {
     logLevel: 'warning',
     external: ['aws-crt', '@aws-sdk/signature-v4-crt'],
   });
+  await esbuild.build({
+    entryPoints: [path.join(root, 'bench', 'pipe-relay.ts')],
+    outfile: path.join(root, 'bench', 'out', 'pipe-relay.js'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'warning',
+  });
   // Same options as build-tools/bundle.ts uses for assets/<name>/index.js.
   await esbuild.build({
     entryPoints: [path.join(root, 'bench', 'floor-entry.ts')],
@@ -34,7 +44,7 @@ async function main(): Promise<void> {
     logLevel: 'warning',
     external: ['aws-crt', '@aws-sdk/signature-v4-crt'],
   });
-  console.log('built bench/out/fake-bedrock.js and bench/out/floor/index.js');
+  console.log('built bench/out/fake-bedrock.js, bench/out/pipe-relay.js and bench/out/floor/index.js');
 }
 
 main().catch((err) => {

@@ -69,8 +69,14 @@ export function startFakeBedrock(): Promise<Child> {
   return startChild([path.join(OUT, 'fake-bedrock.js'), '--port', '0'], { ...process.env }, /listening on (http:\/\/\S+)/, 'fake Bedrock');
 }
 
+/** The relay that parses nothing (bench/pipe-relay.ts, bundled by bench/build.ts) in front of `upstreamUrl`. */
+export function startPipeRelay(upstreamUrl: string): Promise<Child> {
+  return startChild([path.join(OUT, 'pipe-relay.js'), '--upstream', upstreamUrl, '--port', '0'], { ...process.env }, /listening on (http:\/\/\S+)/, 'pipe relay');
+}
+
 /** The shipped dev server (`assets/dev-server/cli.js dev --upstream bedrock`) pointed at the fake Bedrock through the
- * standard SDK setting AWS_ENDPOINT_URL_BEDROCK_RUNTIME. */
+ * standard SDK setting AWS_ENDPOINT_URL_BEDROCK_RUNTIME. For profiling, BENCH_DEV_SERVER runs another build of the
+ * CLI (e.g. an unminified one) and BENCH_DEV_NODE_ARGS adds node flags (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`). */
 export function startDevServer(fakeUrl: string, extraEnv: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Child> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -83,7 +89,7 @@ export function startDevServer(fakeUrl: string, extraEnv: NodeJS.ProcessEnv = {}
     ...extraEnv,
   };
   return startChild(
-    [...nodeArgs, (process.env.BENCH_DEV_SERVER ?? path.join(ROOT, 'assets', 'dev-server', 'cli.js')), 'dev', '--upstream', 'bedrock', '--port', '0', '--api-key', API_KEY],
+    [...nodeArgs, ...(process.env.BENCH_DEV_NODE_ARGS?.split(' ').filter(Boolean) ?? []), (process.env.BENCH_DEV_SERVER ?? path.join(ROOT, 'assets', 'dev-server', 'cli.js')), 'dev', '--upstream', 'bedrock', '--port', '0', '--api-key', API_KEY],
     env, /dev server on (http:\/\/\S+)/, 'dev server',
   );
 }

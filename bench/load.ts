@@ -22,8 +22,8 @@ async function main(): Promise<void> {
   const proxy = await startDevServer(fake.url);
   const pid = proxy.process.pid!;
   const agent = new http.Agent({ keepAlive: true, maxSockets: STREAMS + 10 });
-  const anthropic = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 1024, stream: true, messages: [{ role: 'user', content: PROMPT }] });
-  const openai = JSON.stringify({ model: 'claude-sonnet-4-5', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: PROMPT }] });
+  const anthropic = JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 1024, stream: true, messages: [{ role: 'user', content: PROMPT }] });
+  const openai = JSON.stringify({ model: 'claude-sonnet-4-6', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: PROMPT }] });
   const timings: Timing[] = [];
   const errors: string[] = [];
   const rss: number[] = [];

@@ -16,7 +16,7 @@ const CHUNK = 400;
 
 function stream(url: string, bytes: number, readBytesPerSecond?: number): Promise<{ received: number; ms: number; ok: boolean }> {
   const body = JSON.stringify({
-    model: 'claude-sonnet-4-5',
+    model: 'claude-sonnet-4-6',
     max_tokens: 64000,
     stream: true,
     messages: [{ role: 'user', content: `Write a lot. [[fake out=${bytes} chunk=${CHUNK}]]` }],

@@ -1,16 +1,19 @@
 /**
  * Proxy overhead: time to first byte and total time of a streamed Claude reply through the proxy (the shipped dev
  * server, `--upstream bedrock`, pointed at the fake Bedrock by AWS_ENDPOINT_URL_BEDROCK_RUNTIME) against the same
- * request sent straight to the fake Bedrock, in the same run, at 1 and 64 concurrent streams. Direct and proxied
- * batches alternate so drift affects both alike. Three processes: this client, the fake Bedrock, the dev server.
+ * request sent straight to the fake Bedrock, in the same run, at 1 and 64 concurrent streams. The same direct request
+ * also goes through a relay that parses nothing (bench/pipe-relay.ts): what one more process and loopback hop cost on
+ * this host before a proxy does any work, the floor for any proxy. Direct, proxied and relayed batches alternate so
+ * drift affects them alike. Four processes: this client, the fake Bedrock, the dev server, the pipe relay.
  *
  *   node -r ts-node/register/transpile-only bench/overhead.ts   (after bench/build.ts and build-tools/bundle.ts)
  *   BENCH_WORKLOADS=model-paced node -r ts-node/register/transpile-only bench/overhead.ts   (some workloads only)
+ *   BENCH_PATHS=messages BENCH_STREAMS=64 ...   (scenarios whose name contains a word; some concurrencies only)
  *
  * Targets: added TTFB ≤ 2 ms at p50 and ≤ 10 ms at p99; total-time ratio ≤ 1.10.
  */
 import * as http from 'http';
-import { API_KEY, cpuMsOf, machine, ms, percentile, startDevServer, startFakeBedrock, timedPost, writeResult, type Timing } from './lib';
+import { API_KEY, cpuMsOf, machine, ms, percentile, startDevServer, startFakeBedrock, startPipeRelay, timedPost, writeResult, type Timing } from './lib';
 
 /** A medium reply: ~4 KB of text in 250 deltas (about 1,000 tokens). */
 const OUT_BYTES = Number(process.env.BENCH_OUT_BYTES ?? 4000);
@@ -57,9 +60,9 @@ interface Scenario {
 
 const SCENARIOS: Scenario[] = [
   {
-    name: 'InvokeModelWithResponseStream (claude-sonnet-4-5)',
-    model: 'claude-sonnet-4-5',
-    directPath: `/model/${encodeURIComponent('global.anthropic.claude-sonnet-4-5-20250929-v1:0')}/invoke-with-response-stream`,
+    name: 'InvokeModelWithResponseStream (claude-sonnet-4-6)',
+    model: 'claude-sonnet-4-6',
+    directPath: `/model/${encodeURIComponent('global.anthropic.claude-sonnet-4-6')}/invoke-with-response-stream`,
     directBody: (w) => JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 2048, messages: [{ role: 'user', content: prompt(w) }] }),
     directEnd: '',
   },
@@ -114,6 +117,8 @@ interface Row {
   concurrency: number;
   direct: Stats;
   proxy: Stats;
+  /** The direct request through the pipe relay. */
+  relay: Stats;
   proxyCpuUsPerEvent: number;
   fakeCpuUsPerEvent: number;
 }
@@ -121,6 +126,7 @@ interface Row {
 async function main(): Promise<void> {
   const fake = await startFakeBedrock();
   const proxy = await startDevServer(fake.url);
+  const pipe = await startPipeRelay(fake.url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const fakePid = fake.process.pid!;
   const proxyPid = proxy.process.pid!;
@@ -128,8 +134,10 @@ async function main(): Promise<void> {
   let problems: string[] = [];
   try {
     const only = process.env.BENCH_WORKLOADS?.split(',');
+    const onlyPaths = process.env.BENCH_PATHS?.split(',');
+    const onlyStreams = process.env.BENCH_STREAMS?.split(',').map(Number);
     for (const workload of WORKLOADS.filter((w) => !only || only.includes(w.name))) {
-      for (const scenario of SCENARIOS) {
+      for (const scenario of SCENARIOS.filter((s) => !onlyPaths || onlyPaths.some((p) => s.name.toLowerCase().includes(p.toLowerCase())))) {
         const proxyBody = JSON.stringify({ model: scenario.model, max_tokens: 2048, stream: true, messages: [{ role: 'user', content: prompt(workload) }] });
         const directBody = scenario.directBody(workload);
         const direct = () => timedPost(agent, fake.url + scenario.directPath, directBody, {}, scenario.directEnd);
@@ -140,7 +148,11 @@ async function main(): Promise<void> {
           const t = await direct();
           return { ...t, ok: t.status === 200 && (scenario.directEnd ? t.ok : t.bytes === directSize) };
         };
-        for (const concurrency of workload.concurrencies) {
+        const relayedOk = async () => {
+          const t = await timedPost(agent, pipe.url + scenario.directPath, directBody, {}, scenario.directEnd);
+          return { ...t, ok: t.status === 200 && (scenario.directEnd ? t.ok : t.bytes === directSize) };
+        };
+        for (const concurrency of workload.concurrencies.filter((c) => !onlyStreams || onlyStreams.includes(c))) {
           const paced = workload.delayMs > 0;
           const slow = workload.delayMs >= 20;
           const perWorker = slow ? 2 : concurrency === 1 ? (paced ? 20 : 50) : (paced ? 2 : 4);
@@ -149,8 +161,10 @@ async function main(): Promise<void> {
           // Warm-up: connections, JIT, credential caches.
           await batch(concurrency, 2, directOk);
           await batch(concurrency, 2, proxied);
+          await batch(concurrency, 2, relayedOk);
           const d: Timing[] = [];
           const p: Timing[] = [];
+          const q: Timing[] = [];
           let proxyCpu = 0;
           let fakeCpu = 0;
           for (let r = 0; r < rounds; r++) {
@@ -160,6 +174,7 @@ async function main(): Promise<void> {
             const p0 = cpuMsOf(proxyPid);
             p.push(...await batch(concurrency, perWorker, proxied, spreadMs));
             proxyCpu += cpuMsOf(proxyPid) - p0;
+            q.push(...await batch(concurrency, perWorker, relayedOk, spreadMs));
           }
           rows.push({
             scenario: scenario.name,
@@ -167,6 +182,7 @@ async function main(): Promise<void> {
             concurrency,
             direct: stats(d),
             proxy: stats(p),
+            relay: stats(q),
             proxyCpuUsPerEvent: (proxyCpu * 1000) / (p.length * EVENTS),
             fakeCpuUsPerEvent: (fakeCpu * 1000) / (d.length * EVENTS),
           });
@@ -176,6 +192,7 @@ async function main(): Promise<void> {
     problems = [...proxy.problems];
   } finally {
     agent.destroy();
+    await pipe.stop();
     await proxy.stop();
     await fake.stop();
   }
@@ -189,25 +206,48 @@ async function main(): Promise<void> {
     'Bedrock, dev server) share the machine. Milliseconds; "added" = proxy percentile − direct percentile. CPU per event is the',
     'process\'s user+system time over the batches divided by the events it handled (10 ms clock ticks).',
     '',
+    '**Pipe relay** = the direct request sent through `bench/pipe-relay.ts`, a Node HTTP relay that parses and changes nothing',
+    '(it pipes the request to the fake Bedrock and the response back), measured in the same run: what one more process and one',
+    'more loopback hop cost on this host before a proxy does any work. Where the pipe relay alone misses a target, no proxy',
+    'can meet it on this host.',
+    '',
     'Workloads: **burst** = the fake sends every event at once; **paced** = a delta every 2 ms (500/s per stream; at 64',
     'streams, 32,000 events/s, which saturates this machine\'s 2 cores with the three processes on it); **model-paced** = a delta',
     'every 20 ms (50/s, ~200 tokens/s, still faster than Claude on Bedrock) with 64 streams in flight at all times (starts',
     'spread over one reply). In Lambda each concurrent stream has its own execution environment; here one dev-server',
     'process serves all 64, on the cores the client and the fake also use.',
     '',
-    '| workload | path | streams | direct TTFB p50 / p99 | proxy TTFB p50 / p99 | added TTFB p50 / p99 (target ≤ 2 / ≤ 10) | direct total p50 | proxy total p50 | total ratio p50 / mean (target ≤ 1.10) | proxy CPU µs/event (fake) | requests (errors) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| workload | path | streams | direct TTFB p50 / p99 | proxy TTFB p50 / p99 | added TTFB p50 / p99 (target ≤ 2 / ≤ 10) | pipe relay added TTFB p50 / p99 | direct total p50 | proxy total p50 | total ratio p50 / mean (target ≤ 1.10) | pipe relay total ratio p50 / mean | targets (proxy; pipe relay) | proxy CPU µs/event (fake) | requests (errors) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    const { direct, proxy: px } = r;
+    const { direct, proxy: px, relay: rl } = r;
     lines.push(`| ${r.workload} | ${r.scenario} | ${r.concurrency} | ${ms(direct.ttfbP50)} / ${ms(direct.ttfbP99)} | ${ms(px.ttfbP50)} / ${ms(px.ttfbP99)} | `
-      + `**${ms(px.ttfbP50 - direct.ttfbP50)} / ${ms(px.ttfbP99 - direct.ttfbP99)}** | ${ms(direct.totalP50)} | ${ms(px.totalP50)} | `
+      + `**${ms(px.ttfbP50 - direct.ttfbP50)} / ${ms(px.ttfbP99 - direct.ttfbP99)}** | ${ms(rl.ttfbP50 - direct.ttfbP50)} / ${ms(rl.ttfbP99 - direct.ttfbP99)} | `
+      + `${ms(direct.totalP50)} | ${ms(px.totalP50)} | `
       + `**${(px.totalP50 / direct.totalP50).toFixed(3)} / ${(px.totalMean / direct.totalMean).toFixed(3)}** | `
-      + `${r.proxyCpuUsPerEvent.toFixed(1)} (${r.fakeCpuUsPerEvent.toFixed(1)}) | ${direct.n + px.n} (${direct.errors + px.errors}) |`);
+      + `${(rl.totalP50 / direct.totalP50).toFixed(3)} / ${(rl.totalMean / direct.totalMean).toFixed(3)} | `
+      + `${verdict(direct, px)}; ${verdict(direct, rl)} | `
+      + `${r.proxyCpuUsPerEvent.toFixed(1)} (${r.fakeCpuUsPerEvent.toFixed(1)}) | ${direct.n + px.n + rl.n} (${direct.errors + px.errors + rl.errors}) |`);
   }
+  const proxyMet = rows.filter((r) => verdict(r.direct, r.proxy) === 'met');
+  const missed = rows.filter((r) => verdict(r.direct, r.proxy) !== 'met');
+  const floorMissed = missed.filter((r) => verdict(r.direct, r.relay) !== 'met');
+  lines.push('', `The proxy meets all three targets in ${proxyMet.length} of ${rows.length} rows`
+    + (missed.length === 0 ? '.' : `; of the ${missed.length} it misses, the pipe relay alone misses a target in ${floorMissed.length}`
+      + (floorMissed.length > 0 ? ` (${floorMissed.map((r) => `${r.workload} ${r.scenario.split(' (')[0]} ×${r.concurrency}`).join('; ')})` : '') + '.'));
   if (problems.length > 0) lines.push('', 'Failed proxied requests (dev server log):', '', ...problems.map((l) => `    ${l}`));
   lines.push('', `Machine: ${machine()}.`, '');
   writeResult('overhead', lines.join('\n'), rows);
+}
+
+/** Which of the three targets a measured path meets against the direct path: "met", or the ones it misses. */
+function verdict(direct: Stats, measured: Stats): string {
+  const missed: string[] = [];
+  if (measured.ttfbP50 - direct.ttfbP50 > 2) missed.push('TTFB p50');
+  if (measured.ttfbP99 - direct.ttfbP99 > 10) missed.push('TTFB p99');
+  if (measured.totalP50 / direct.totalP50 > 1.1 || measured.totalMean / direct.totalMean > 1.1) missed.push('ratio');
+  return missed.length === 0 ? 'met' : `missed ${missed.join(', ')}`;
 }
 
 main().catch((err) => {

@@ -64,7 +64,7 @@ function child(config: Config, nag: boolean): void {
       auth: lib.ProxyAuth.apiKeys({ cacheTtl: cdk.Duration.minutes(1) }),
       endpoint: lib.ProxyEndpoint.restApi({ usagePlan: { quota: { limit: 100_000, period: apigateway.Period.MONTH } } }),
       sessions: new lib.VpcRedisSessions(stack, 'Sessions'),
-      models: [{ id: 'house', target: 'eu.anthropic.claude-sonnet-4-5-20250929-v1:0', pricing: { inputPerMTok: 3, outputPerMTok: 15 } }],
+      models: [{ id: 'house', target: 'eu.anthropic.claude-sonnet-4-6', pricing: { inputPerMTok: 3, outputPerMTok: 15 } }],
       rateLimits: { requestsPerMinute: 60, tokensPerDay: 1_000_000 },
       encryptionKey: key,
       reservedConcurrency: 50,

@@ -32,12 +32,12 @@ const REPLY: FakeResponse = {
 /** The ConverseStream events as the SDK delivers them: `{ <member>: payload }`. */
 const CONVERSE = converseEvents(REPLY).map(([type, payload]) => ({ [type]: payload }));
 const CANONICAL: CanonicalEvent[] = (() => {
-  const t = new ConverseTranslator('claude-sonnet-4-5', 'msg_1');
+  const t = new ConverseTranslator('claude-sonnet-4-6', 'msg_1');
   return [...CONVERSE.flatMap((e) => t.push(e as never)), ...t.end()];
 })();
 /** InvokeModelWithResponseStream chunk payloads (the bytes inside each `chunk` event). */
 const encoder = new TextEncoder();
-const CHUNKS = claudeEvents(REPLY, 'global.anthropic.claude-sonnet-4-5-20250929-v1:0').map((e) => encoder.encode(JSON.stringify(e)));
+const CHUNKS = claudeEvents(REPLY, 'global.anthropic.claude-sonnet-4-6').map((e) => encoder.encode(JSON.stringify(e)));
 
 interface Result { name: string; events: number; seconds: number; perSecond: number; bytesOut: number }
 
@@ -64,25 +64,25 @@ const decoder = new TextDecoder();
 
 const results: Result[] = [
   measure('ConverseStream -> Anthropic SSE', CONVERSE.length, () => {
-    const t = new ConverseTranslator('claude-sonnet-4-5', 'msg_1');
-    const sse = new AnthropicSseEncoder('claude-sonnet-4-5');
+    const t = new ConverseTranslator('claude-sonnet-4-6', 'msg_1');
+    const sse = new AnthropicSseEncoder('claude-sonnet-4-6');
     let n = 0;
     for (const e of CONVERSE) for (const c of t.push(e as never)) n += sse.encode(c).length;
     for (const c of t.end()) n += sse.encode(c).length;
     return n;
   }),
   measure('Anthropic events -> OpenAI chunks', CANONICAL.length, () => {
-    const chunks = new OpenAiChunkEncoder('claude-sonnet-4-5', true, 1);
+    const chunks = new OpenAiChunkEncoder('claude-sonnet-4-6', true, 1);
     let n = 0;
     for (const e of CANONICAL) n += chunks.encode(e).length;
     n += chunks.end()?.length ?? 0;
     return n;
   }),
   measure('InvokeModel chunks -> Anthropic SSE (Claude pass-through)', CHUNKS.length, () => {
-    const sse = new AnthropicSseEncoder('claude-sonnet-4-5');
+    const sse = new AnthropicSseEncoder('claude-sonnet-4-6');
     let n = 0;
     for (const bytes of CHUNKS) {
-      const event = claudeEvent(JSON.parse(decoder.decode(bytes)), 'claude-sonnet-4-5', 'Bedrock');
+      const event = claudeEvent(JSON.parse(decoder.decode(bytes)), 'claude-sonnet-4-6', 'Bedrock');
       if (event) n += sse.encode(event).length;
     }
     return n;

@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const decode: { sdk: number[]; codec: number[]; events: number } = { sdk: [], codec: [], events: 0 };
   try {
     const prompt = 'Hello. [[fake out=4000 chunk=16]]';
-    for (const name of ['claude-sonnet-4-5', 'claude-sonnet-5-5']) {
+    for (const name of ['claude-sonnet-4-6', 'claude-sonnet-5-5']) {
       const m = catalogue.resolve(name)!;
       const messages = m.upstream === 'bedrock-messages';
       const path = messages ? '/anthropic/v1/messages' : `/model/${encodeURIComponent(m.target)}/invoke-with-response-stream`;
