@@ -217,7 +217,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const validated = validateChatBody(parseBody(x));
     if (!validated.ok) throw invalidField(validated.error);
     const model = resolve(x, validated.value.model);
-    const { request, includeUsage } = chatToCanonical(validated.value, model.maxOutputTokens ?? DEFAULT_MAX_TOKENS);
+    const claude = model.upstream === 'bedrock-invoke' || model.upstream === 'bedrock-messages' || model.target.includes('anthropic.');
+    const { request, includeUsage, dropped } = chatToCanonical(validated.value, model.maxOutputTokens ?? DEFAULT_MAX_TOKENS, { claude });
+    if (dropped.length > 0) x.dropped = { betas: [], fields: dropped };
     x.stream = request.stream === true;
     const encoder = x.stream ? new OpenAiChunkEncoder(request.model, includeUsage) : undefined;
     await exchange(sink, x, request, model, options, encoder, (response) => JSON.stringify(toChatCompletion(response, request.model)));

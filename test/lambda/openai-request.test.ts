@@ -145,6 +145,53 @@ describe('chatToCanonical', () => {
     expect(minimal.request.thinking).toBeUndefined();
   });
 
+  test('reasoning_effort is not turned into thinking where Claude would reject it (forced tool choice, a tool-use turn to continue)', () => {
+    const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    const ask = { role: 'user', content: 'Weather in Paris?' };
+    const call = { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] };
+    const result = { role: 'tool', tool_call_id: 'call_1', content: '18 C' };
+
+    // The first turn, tools offered, the model free to choose: thinking on.
+    const first = chatToCanonical(body({ model: 'm', max_tokens: 8000, reasoning_effort: 'low', tools, messages: [ask] }), 10);
+    expect(first.request.thinking).toEqual({ type: 'enabled', budget_tokens: 2048 });
+    expect(first.dropped).toEqual([]);
+    // Forced tool use (required or a named function): Claude allows thinking only with auto / none.
+    for (const toolChoice of ['required', { type: 'function', function: { name: 'get_weather' } }]) {
+      const forced = chatToCanonical(body({ model: 'm', max_tokens: 8000, reasoning_effort: 'low', temperature: 0.2, tools, tool_choice: toolChoice, messages: [ask] }), 10);
+      expect(forced.request.thinking).toBeUndefined();
+      expect(forced.request.tool_choice?.type).toMatch(/^(any|tool)$/);
+      expect(forced.request.temperature).toBe(0.2);
+      expect(forced.dropped).toEqual(['reasoning_effort']);
+    }
+    // Continuing after a tool call: the assistant turn would have to start with its signed thinking block.
+    const loop = chatToCanonical(body({ model: 'm', max_tokens: 8000, reasoning_effort: 'low', tools, messages: [ask, call, result] }), 10);
+    expect(loop.request.thinking).toBeUndefined();
+    expect(loop.dropped).toEqual(['reasoning_effort']);
+    // A later turn whose last assistant message is plain text: thinking on again.
+    const conversation = [ask, call, result, { role: 'assistant', content: 'It is 18 C.' }, { role: 'user', content: 'And tomorrow?' }];
+    const later = chatToCanonical(body({ model: 'm', max_tokens: 8000, reasoning_effort: 'low', tools, messages: conversation }), 10);
+    expect(later.request.thinking).toEqual({ type: 'enabled', budget_tokens: 2048 });
+  });
+
+  test('sends Claude temperature or top_p, never both (Claude 4.5 and later reject the pair)', () => {
+    const both = chatToCanonical(body({ model: 'm', messages: [{ role: 'user', content: 'x' }], temperature: 0.7, top_p: 0.9 }), 10, { claude: true });
+    expect(both.request.temperature).toBe(0.7);
+    expect(both.request.top_p).toBeUndefined();
+    expect(both.dropped).toEqual(['top_p']);
+    // Other models (Converse, self-hosted) take both.
+    const other = chatToCanonical(body({ model: 'm', messages: [{ role: 'user', content: 'x' }], temperature: 0.7, top_p: 0.9 }), 10);
+    expect(other.request).toMatchObject({ temperature: 0.7, top_p: 0.9 });
+    expect(other.dropped).toEqual([]);
+    const topOnly = chatToCanonical(body({ model: 'm', messages: [{ role: 'user', content: 'x' }], top_p: 0.9, temperature: null }), 10);
+    expect(topOnly.request.top_p).toBe(0.9);
+    expect(topOnly.dropped).toEqual([]);
+  });
+
+  test('reads a data URL typed image/jpg as JPEG', () => {
+    const { request } = chatToCanonical(body({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/jpg;base64,/9j/AA==' } }] }] }), 10);
+    expect(request.messages[0].content).toEqual([{ type: 'image', source: { type: 'base64', media_type: 'image/jpeg', data: '/9j/AA==' } }]);
+  });
+
   test('rejects what it cannot honour with the OpenAI param', () => {
     const m = [{ role: 'user', content: 'x' }];
     expect(rejection({ model: 'm', messages: m, n: 2 }).options.param).toBe('n');

@@ -121,6 +121,15 @@ describe('POST /v1/messages', () => {
     expect(record.timeToFirstTokenMs).toBeGreaterThanOrEqual(0);
   });
 
+  test('an OpenAI request to Claude: temperature wins over top_p, and the dropped field is in the request record', async () => {
+    const h = harness();
+    const sink = await run(h, request('POST', '/v1/chat/completions', chat('hi', { temperature: 0.5, top_p: 0.9 })));
+    expect(sink.status).toBe(200);
+    expect(h.upstream.calls[0].request).toMatchObject({ temperature: 0.5 });
+    expect(h.upstream.calls[0].request.top_p).toBeUndefined();
+    expect(h.meter.records[0].dropped).toEqual({ betas: [], fields: ['top_p'] });
+  });
+
   test('answers stream:false with one JSON message carrying the client model name', async () => {
     const sink = await run(harness(), request('POST', '/v1/messages', message('Hello')));
     expect(sink.headers['content-type']).toBe('application/json');

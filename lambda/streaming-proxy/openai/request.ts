@@ -29,9 +29,16 @@ export interface ChatTranslation {
   readonly request: CanonicalRequest;
   /** stream_options.include_usage */
   readonly includeUsage: boolean;
+  /** Request fields that were accepted but could not be honoured (reported in the request's log record). */
+  readonly dropped: string[];
 }
 
-export function chatToCanonical(body: ChatCompletionBody, defaultMaxTokens: number): ChatTranslation {
+export interface ChatOptions {
+  /** The target is a Claude model: from the 4.5 generation on, Claude takes temperature or top_p, not both. */
+  readonly claude?: boolean;
+}
+
+export function chatToCanonical(body: ChatCompletionBody, defaultMaxTokens: number, options: ChatOptions = {}): ChatTranslation {
   if (body.n !== undefined && body.n !== null && body.n > 1) {
     throw invalid('n > 1 is not supported: the proxy returns one choice per request.', 'n');
   }
@@ -54,15 +61,6 @@ export function chatToCanonical(body: ChatCompletionBody, defaultMaxTokens: numb
   const stopSequences = stop.filter((s) => s.trim().length > 0);
   if (stopSequences.length > 0) request.stop_sequences = stopSequences;
 
-  const thinking = thinkingFor(body.reasoning_effort ?? undefined, maxTokens);
-  if (thinking) {
-    // Extended thinking does not combine with temperature / top_p / top_k changes.
-    request.thinking = thinking;
-  } else {
-    if (body.temperature !== undefined && body.temperature !== null) request.temperature = Math.min(1, body.temperature);
-    if (body.top_p !== undefined && body.top_p !== null) request.top_p = body.top_p;
-  }
-
   if (body.tools && body.tools.length > 0) {
     request.tools = body.tools.map((t): ToolDefinition => {
       const def: ToolDefinition = { name: t.function.name, input_schema: t.function.parameters ?? { type: 'object', properties: {} } };
@@ -74,9 +72,46 @@ export function chatToCanonical(body: ChatCompletionBody, defaultMaxTokens: numb
   } else if (body.tool_choice && body.tool_choice !== 'none' && body.tool_choice !== 'auto') {
     throw invalid('tool_choice requires tools.', 'tool_choice');
   }
+
+  const dropped: string[] = [];
+  let thinking = thinkingFor(body.reasoning_effort ?? undefined, maxTokens);
+  if (thinking && !thinkingAllowed(request)) {
+    // Claude rejects these combinations with a 400; the answer comes without thinking instead.
+    thinking = undefined;
+    dropped.push('reasoning_effort');
+  }
+  if (thinking) {
+    // Extended thinking does not combine with temperature / top_p / top_k changes.
+    request.thinking = thinking;
+  } else {
+    const temperature = body.temperature ?? undefined;
+    const topP = body.top_p ?? undefined;
+    if (temperature !== undefined) request.temperature = Math.min(1, temperature);
+    // Chat UIs often send both; Claude models from the 4.5 generation on accept only one of them (400 otherwise), so
+    // for Claude temperature wins.
+    if (topP !== undefined && temperature !== undefined && options.claude) dropped.push('top_p');
+    else if (topP !== undefined) request.top_p = topP;
+  }
   if (body.user) request.metadata = { user_id: body.user };
   if (body.stream) request.stream = true;
-  return { request, includeUsage: body.stream === true && body.stream_options?.include_usage === true };
+  return { request, includeUsage: body.stream === true && body.stream_options?.include_usage === true, dropped };
+}
+
+/**
+ * Whether Claude accepts extended thinking for this request. Two cases it rejects (400): a forced tool choice (thinking
+ * allows only `auto` and `none`), and a conversation whose last assistant turn called tools, because with thinking on
+ * that turn must start with the thinking block Claude produced, signature included, and the Chat Completions format
+ * has no way to send it back.
+ */
+function thinkingAllowed(request: CanonicalRequest): boolean {
+  const forced = request.tool_choice?.type === 'any' || request.tool_choice?.type === 'tool';
+  if (forced) return false;
+  for (let i = request.messages.length - 1; i >= 0; i--) {
+    const m = request.messages[i];
+    if (m.role !== 'assistant') continue;
+    return typeof m.content === 'string' || !m.content.some((b) => b.type === 'tool_use');
+  }
+  return true;
 }
 
 function translateMessage(m: ChatMessage, i: number, system: TextBlock[], out: CanonicalMessage[]): void {
@@ -149,8 +184,10 @@ function push(out: CanonicalMessage[], role: 'user' | 'assistant', blocks: Conte
 function imageBlock(url: string, param: string): ImageBlock {
   const data = parseDataUrl(url);
   if (data) {
-    if (!IMAGE_TYPES.has(data.mediaType)) throw invalid(`Image type ${data.mediaType} is not supported; use JPEG, PNG, GIF or WebP.`, param);
-    return { type: 'image', source: { type: 'base64', media_type: data.mediaType, data: data.base64 } };
+    // `image/jpg` is not a registered type, but many clients write it for JPEG.
+    const mediaType = data.mediaType === 'image/jpg' ? 'image/jpeg' : data.mediaType;
+    if (!IMAGE_TYPES.has(mediaType)) throw invalid(`Image type ${data.mediaType} is not supported; use JPEG, PNG, GIF or WebP.`, param);
+    return { type: 'image', source: { type: 'base64', media_type: mediaType, data: data.base64 } };
   }
   if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
   throw invalid('An image URL must be an http(s) URL or a base64 data URL.', param);
