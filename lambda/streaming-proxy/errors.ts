@@ -48,7 +48,7 @@ const RENDERING: Record<ErrorKind, { anthropic: Rendering; openai: Rendering }> 
   internal: { anthropic: { status: 500, type: 'api_error' }, openai: { status: 500, type: 'server_error' } },
   bad_gateway: { anthropic: { status: 502, type: 'api_error' }, openai: { status: 502, type: 'server_error', code: 'upstream_error' } },
   unavailable: { anthropic: { status: 503, type: 'api_error' }, openai: { status: 503, type: 'server_error', code: 'service_unavailable' } },
-  timeout: { anthropic: { status: 504, type: 'api_error' }, openai: { status: 504, type: 'timeout', code: 'timeout' } },
+  timeout: { anthropic: { status: 504, type: 'timeout_error' }, openai: { status: 504, type: 'timeout', code: 'timeout' } },
   overloaded: { anthropic: { status: 529, type: 'overloaded_error' }, openai: { status: 503, type: 'server_error', code: 'overloaded' } },
 };
 

@@ -116,7 +116,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
       }
       if (match.route === 'health') {
         metered = false;
-        await send(sink, x, 200, request.method === 'HEAD' ? undefined : '{"status":"ok"}', { 'content-type': JSON_TYPE, 'cache-control': 'no-store' });
+        await send(sink, x, 200, bodyUnlessHead(request, '{"status":"ok"}'), { 'content-type': JSON_TYPE, 'cache-control': 'no-store' });
         return;
       }
       if (request.body.length > config.maxBodyBytes) {
@@ -125,7 +125,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
       x.identity = await deps.authenticator.authenticate(request);
       switch (match.route) {
         case 'models':
-          await send(sink, x, 200, JSON.stringify(listModels(deps.catalogue.list(), x.protocol, request.query)), { 'content-type': JSON_TYPE });
+          await send(sink, x, 200, bodyUnlessHead(request, JSON.stringify(listModels(deps.catalogue.list(), x.protocol, request.query))), { 'content-type': JSON_TYPE });
           return;
         case 'model':
           await retrieveModel(sink, x, match.modelId!);
@@ -157,7 +157,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const model = deps.catalogue.resolve(id);
     if (!model) throw new ProxyError('not_found', 'The model is not in this proxy\'s catalogue; GET /v1/models lists the available models.', { param: 'model', code: 'model_not_found' });
     const body = x.protocol === 'openai' ? openAiModel(model, model.requested) : anthropicModel(model, model.requested);
-    await send(sink, x, 200, JSON.stringify(body), { 'content-type': JSON_TYPE });
+    await send(sink, x, 200, bodyUnlessHead(x.request, JSON.stringify(body)), { 'content-type': JSON_TYPE });
   }
 
   function resolve(x: Exchange, name: string): ResolvedModel {
@@ -397,6 +397,11 @@ async function send(sink: ResponseSink, x: Exchange, status: number, body: strin
     if (wait) await wait;
   }
   await sink.end();
+}
+
+/** A HEAD request gets the headers of the GET response and no body. */
+function bodyUnlessHead(request: ProxyRequest, body: string): string | undefined {
+  return request.method === 'HEAD' ? undefined : body;
 }
 
 async function sendError(sink: ResponseSink, x: Exchange, error: ProxyError): Promise<void> {

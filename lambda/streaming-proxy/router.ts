@@ -13,7 +13,7 @@ const ROUTES: ReadonlyArray<{ suffix: string; route: RouteName; methods: readonl
   { suffix: '/v1/messages/count_tokens', route: 'count_tokens', methods: ['POST'] },
   { suffix: '/v1/messages', route: 'messages', methods: ['POST'] },
   { suffix: '/v1/chat/completions', route: 'chat_completions', methods: ['POST'] },
-  { suffix: '/v1/models', route: 'models', methods: ['GET'] },
+  { suffix: '/v1/models', route: 'models', methods: ['GET', 'HEAD'] },
   { suffix: '/health', route: 'health', methods: ['GET', 'HEAD'] },
 ];
 
@@ -33,7 +33,7 @@ export function matchRoute(method: string, rawPath: string): RouteMatch {
     } catch {
       modelId = model[1];
     }
-    return { route: 'model', methods: ['GET'], allowed: method === 'GET', modelId };
+    return { route: 'model', methods: ['GET', 'HEAD'], allowed: method === 'GET' || method === 'HEAD', modelId };
   }
   return undefined;
 }

@@ -26,6 +26,20 @@ describe('routing, health and request checks', () => {
     expect(h.meter.records).toHaveLength(0);
   });
 
+  test('answers HEAD on the models endpoints like GET, without a body', async () => {
+    const h = harness();
+    for (const path of ['/v1/models', `/v1/models/${MODEL}`]) {
+      const get = await run(h, request('GET', path));
+      const head = await run(h, request('HEAD', path));
+      expect(get.status).toBe(200);
+      expect(head.status).toBe(200);
+      expect(head.headers['content-type']).toBe(get.headers['content-type']);
+      expect(head.body).toBe('');
+    }
+    expect((await run(h, request('HEAD', '/v1/models/no-such-model-anywhere'))).status).toBe(404);
+    expect((await run(h, request('HEAD', '/v1/messages'))).headers.allow).toBe('POST');
+  });
+
   test('never answers /ping', async () => {
     const sink = await run(harness(), request('GET', '/ping'));
     expect(sink.status).toBe(404);
@@ -153,7 +167,7 @@ describe('POST /v1/messages', () => {
       ['validation', 400, 'invalid_request_error'],
       ['access_denied', 403, 'permission_error'],
       ['not_found', 404, 'not_found_error'],
-      ['timeout', 504, 'api_error'],
+      ['timeout', 504, 'timeout_error'],
       ['internal', 502, 'api_error'],
     ];
     for (const [kind, status, type] of cases) {
@@ -215,7 +229,7 @@ describe('POST /v1/messages', () => {
     const h = harness();
     const sink = await run(h, request('POST', '/v1/messages', message('[[mock: words=1000 delay=20]]', { stream: true })), new MemorySink(), Date.now() + 150);
     const events = sseEvents(sink);
-    expect(events[events.length - 1]).toEqual({ event: 'error', data: { type: 'error', error: { type: 'api_error', message: 'The proxy ran out of time before the upstream finished.' } } });
+    expect(events[events.length - 1]).toEqual({ event: 'error', data: { type: 'error', error: { type: 'timeout_error', message: 'The proxy ran out of time before the upstream finished.' } } });
   });
 });
 
