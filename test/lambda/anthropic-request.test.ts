@@ -69,4 +69,12 @@ describe('messagesToCanonical', () => {
     expect(request.stream).toBeUndefined();
     expect(request.anthropic_beta).toBeUndefined();
   });
+
+  test('count_tokens with a thinking budget sends a max_tokens above it (Bedrock checks the body as InvokeModel does)', () => {
+    const messages = [{ role: 'user' as const, content: 'hi' }];
+    const thinking = countTokensToCanonical({ model: 'm', messages, thinking: { type: 'enabled', budget_tokens: 4000 } }, { extraBetas: [] });
+    expect(thinking.request.thinking).toEqual({ type: 'enabled', budget_tokens: 4000 });
+    expect(thinking.request.max_tokens).toBeGreaterThan(4000);
+    expect(countTokensToCanonical({ model: 'm', messages }, { extraBetas: [] }).request.max_tokens).toBe(1);
+  });
 });

@@ -47,9 +47,13 @@ export function messagesToCanonical(body: MessagesBody, options: TranslateOption
   return { request, dropped: { betas: betas.dropped, fields: fields.dropped } };
 }
 
-/** count_tokens takes the same fields minus the sampling ones; max_tokens is irrelevant to the count. */
+/**
+ * count_tokens takes the same fields minus the sampling ones. max_tokens does not change the count, but Bedrock's
+ * CountTokens checks the body as InvokeModel would, where a thinking budget must be below max_tokens.
+ */
 export function countTokensToCanonical(body: CountTokensBody, options: TranslateOptions): Translated {
-  return messagesToCanonical({ ...body, max_tokens: 1, stream: undefined }, options);
+  const maxTokens = body.thinking?.type === 'enabled' ? body.thinking.budget_tokens + 1 : 1;
+  return messagesToCanonical({ ...body, max_tokens: maxTokens, stream: undefined }, options);
 }
 
 function extraFields(body: Record<string, unknown>, betas: readonly string[]): { extra?: Record<string, unknown>; dropped: string[] } {
