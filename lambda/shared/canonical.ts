@@ -49,10 +49,37 @@ export interface ToolUseBlock {
   cache_control?: CacheControl;
 }
 
+/**
+ * Blocks of Claude's tool search (the `tool-search-tool-2025-10-19` beta): the search Claude ran (`server_tool_use`),
+ * its result (`tool_search_tool_result`), and the `tool_reference` blocks a client-side search returns in a
+ * tool_result. Clients send them back in the conversation as Claude produced them; only Claude models accept them.
+ */
+export interface ServerToolUseBlock {
+  type: 'server_tool_use';
+  id: string;
+  name: string;
+  input: unknown;
+  cache_control?: CacheControl;
+  [extra: string]: unknown;
+}
+
+export interface ToolSearchToolResultBlock {
+  type: 'tool_search_tool_result';
+  tool_use_id: string;
+  content: { type: string; [field: string]: unknown };
+  cache_control?: CacheControl;
+}
+
+export interface ToolReferenceBlock {
+  type: 'tool_reference';
+  tool_name: string;
+  cache_control?: CacheControl;
+}
+
 export interface ToolResultBlock {
   type: 'tool_result';
   tool_use_id: string;
-  content?: string | Array<TextBlock | ImageBlock | DocumentBlock>;
+  content?: string | Array<TextBlock | ImageBlock | DocumentBlock | ToolReferenceBlock>;
   is_error?: boolean;
   cache_control?: CacheControl;
 }
@@ -75,7 +102,9 @@ export type ContentBlock =
   | ToolUseBlock
   | ToolResultBlock
   | ThinkingBlock
-  | RedactedThinkingBlock;
+  | RedactedThinkingBlock
+  | ServerToolUseBlock
+  | ToolSearchToolResultBlock;
 
 export interface CanonicalMessage {
   role: 'user' | 'assistant';

@@ -2,7 +2,7 @@
  * A rough input-token estimate for when the upstream cannot count (count_tokens answers say so): about four characters
  * per token for text and JSON, Anthropic's published per-image approximation for images, and per-page for PDFs.
  */
-import type { CanonicalRequest, ContentBlock } from '../shared/canonical';
+import type { CanonicalRequest, ContentBlock, ToolReferenceBlock } from '../shared/canonical';
 
 const CHARS_PER_TOKEN = 4;
 /** ~1.15 megapixel image (Anthropic's "about 1,600 tokens" for a full-size image). */
@@ -33,7 +33,7 @@ export function estimateInputTokens(request: Pick<CanonicalRequest, 'messages' |
   return tokens + Math.ceil(chars / CHARS_PER_TOKEN);
 }
 
-function blockSize(block: ContentBlock): { chars: number; tokens: number } {
+function blockSize(block: ContentBlock | ToolReferenceBlock): { chars: number; tokens: number } {
   switch (block.type) {
     case 'text':
       return { chars: block.text.length, tokens: 0 };
@@ -63,6 +63,12 @@ function blockSize(block: ContentBlock): { chars: number; tokens: number } {
       return { chars: block.thinking.length, tokens: 0 };
     case 'redacted_thinking':
       return { chars: block.data.length, tokens: 0 };
+    case 'server_tool_use':
+      return { chars: block.name.length + JSON.stringify(block.input ?? null).length, tokens: 0 };
+    case 'tool_search_tool_result':
+      return { chars: JSON.stringify(block.content).length, tokens: 0 };
+    case 'tool_reference':
+      return { chars: block.tool_name.length, tokens: 0 };
     default:
       return { chars: 0, tokens: 0 };
   }

@@ -144,6 +144,31 @@ describe('POST /v1/messages', () => {
     expect(h.meter.records[0].dropped).toEqual({ betas: [], fields: ['top_p'] });
   });
 
+  test('passes a conversation that used Claude\'s tool search to the upstream unchanged', async () => {
+    const assistant = [
+      { type: 'server_tool_use', id: 'srvtoolu_01', name: 'tool_search_tool_regex', input: { pattern: 'weather' }, caller: { type: 'direct' } },
+      {
+        type: 'tool_search_tool_result',
+        tool_use_id: 'srvtoolu_01',
+        content: { type: 'tool_search_tool_search_result', tool_references: [{ type: 'tool_reference', tool_name: 'get_weather' }] },
+      },
+      { type: 'tool_use', id: 'toolu_01', name: 'get_weather', input: { city: 'Paris' } },
+    ];
+    const user = [{ type: 'tool_result', tool_use_id: 'toolu_01', content: [{ type: 'text', text: '18 C' }, { type: 'tool_reference', tool_name: 'get_forecast' }] }];
+    const body = { ...message('Weather in Paris?'), messages: [{ role: 'user', content: 'Weather in Paris?' }, { role: 'assistant', content: assistant }, { role: 'user', content: user }] };
+    const h = harness();
+    const sink = await run(h, request('POST', '/v1/messages', body, { 'anthropic-beta': 'tool-search-tool-2025-10-19' }));
+    expect(sink.status).toBe(200);
+    expect(h.upstream.calls[0].request.messages.slice(1)).toEqual([{ role: 'assistant', content: assistant }, { role: 'user', content: user }]);
+    expect(h.upstream.calls[0].request.anthropic_beta).toEqual(['tool-search-tool-2025-10-19']);
+
+    const broken = await run(harness(), request('POST', '/v1/messages', {
+      ...body, messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: [{ type: 'server_tool_use', name: 'tool_search_tool_regex', input: {} }] }],
+    }));
+    expect(broken.status).toBe(400);
+    expect(broken.json().error.message).toBe('messages.1.content.0.id: is required');
+  });
+
   test('answers stream:false with one JSON message carrying the client model name', async () => {
     const sink = await run(harness(), request('POST', '/v1/messages', message('Hello')));
     expect(sink.headers['content-type']).toBe('application/json');

@@ -210,6 +210,19 @@ describe('request translation', () => {
     });
   });
 
+  test('rejects the blocks of Claude\'s tool search as validation errors', () => {
+    const m = model('open-llama');
+    const search = { type: 'server_tool_use' as const, id: 'srvtoolu_1', name: 'tool_search_tool_regex', input: { pattern: 'weather' } };
+    const found = { type: 'tool_search_tool_result' as const, tool_use_id: 'srvtoolu_1', content: { type: 'tool_search_tool_search_result', tool_references: [] } };
+    for (const content of [[search], [found]]) {
+      expect(() => toOpenAIRequest({ model: 'x', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content }] }, m, true))
+        .toThrow(expect.objectContaining({ kind: 'validation', message: expect.stringContaining('only Claude models') }));
+    }
+    const reference = { type: 'tool_result' as const, tool_use_id: 'toolu_1', content: [{ type: 'tool_reference' as const, tool_name: 'get_weather' }] };
+    expect(() => toOpenAIRequest({ model: 'x', max_tokens: 1, messages: [{ role: 'user', content: [reference] }] }, m, true))
+      .toThrow(expect.objectContaining({ kind: 'validation', message: expect.stringContaining('tool_reference') }));
+  });
+
   test('rejects Anthropic server tools and PDF documents as validation errors', () => {
     const m = model('open-llama');
     expect(() => toOpenAIRequest({ model: 'x', max_tokens: 1, messages: [], tools: [{ name: 'bash', type: 'bash_20250124' }] }, m, true))

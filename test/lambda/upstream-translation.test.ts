@@ -212,6 +212,17 @@ describe('ConverseTranslator', () => {
     expect(claude.messages[0].content).toEqual([{ text: 'hi' }, { cachePoint: { type: 'default' } }]);
     expect(toConverseInput(request, new Catalogue().resolve('nova-pro')!).additionalModelRequestFields).toBeUndefined();
   });
+
+  test('rejects the blocks of Claude\'s tool search with a validation error naming them', () => {
+    const nova = new Catalogue().resolve('nova-pro')!;
+    const search = { type: 'server_tool_use' as const, id: 'srvtoolu_1', name: 'tool_search_tool_regex', input: { pattern: 'weather' } };
+    const reference = { type: 'tool_result' as const, tool_use_id: 'toolu_1', content: [{ type: 'tool_reference' as const, tool_name: 'get_weather' }] };
+    const ask = { role: 'user' as const, content: 'hi' };
+    expect(() => toConverseInput({ model: 'x', max_tokens: 10, messages: [ask, { role: 'assistant', content: [search] }] }, nova))
+      .toThrow(expect.objectContaining({ kind: 'validation', message: expect.stringContaining('server_tool_use blocks come from Claude\'s tool search') }));
+    expect(() => toConverseInput({ model: 'x', max_tokens: 10, messages: [{ role: 'user', content: [reference] }] }, nova))
+      .toThrow(expect.objectContaining({ kind: 'validation', message: expect.stringContaining('tool_reference') }));
+  });
 });
 
 describe('OpenAIChunkTranslator', () => {

@@ -54,10 +54,26 @@ function buildSchemas() {
     cache_control: cacheControl,
   });
 
+  // Tool search (tool-search-tool-2025-10-19): passed to Claude as sent; Claude checks the details.
+  const toolReferenceBlock = z.object({ type: z.literal('tool_reference'), tool_name: nonEmpty(), cache_control: cacheControl });
+  const serverToolUseBlock = z.looseObject({
+    type: z.literal('server_tool_use'),
+    id: nonEmpty(),
+    name: nonEmpty(),
+    input: z.unknown(),
+    cache_control: cacheControl,
+  });
+  const toolSearchToolResultBlock = z.object({
+    type: z.literal('tool_search_tool_result'),
+    tool_use_id: nonEmpty(),
+    content: z.looseObject({ type: z.enum(['tool_search_tool_search_result', 'tool_search_tool_result_error']) }),
+    cache_control: cacheControl,
+  });
+
   const toolResultBlock = z.object({
     type: z.literal('tool_result'),
     tool_use_id: nonEmpty(),
-    content: z.optional(z.union([z.string(), z.array(z.discriminatedUnion('type', [textBlock, imageBlock, documentBlock]))])),
+    content: z.optional(z.union([z.string(), z.array(z.discriminatedUnion('type', [textBlock, imageBlock, documentBlock, toolReferenceBlock]))])),
     is_error: z.optional(z.boolean()),
     cache_control: cacheControl,
   });
@@ -73,6 +89,8 @@ function buildSchemas() {
     toolResultBlock,
     thinkingBlock,
     redactedThinkingBlock,
+    serverToolUseBlock,
+    toolSearchToolResultBlock,
   ]);
 
   const message = z.object({

@@ -76,6 +76,11 @@ const DOCUMENT_FORMATS: Record<string, DocumentFormat> = {
   'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
 };
 
+/** Tool-search blocks (server_tool_use, tool_search_tool_result, tool_reference) mean nothing to other models. */
+function claudeOnly(type: string): UpstreamError {
+  return invalid(`${type} blocks come from Claude's tool search; only Claude models accept them`);
+}
+
 function invalid(message: string): UpstreamError {
   return new UpstreamError('validation', message);
 }
@@ -144,7 +149,8 @@ function toConverseContent(content: string | ContentBlock[], counter: { document
           for (const part of block.content ?? []) {
             if (part.type === 'text') parts.push({ text: part.text });
             else if (part.type === 'image') parts.push(imageBlock(part) as ToolResultContentBlock);
-            else parts.push(documentBlock(part, ++counter.documents) as ToolResultContentBlock);
+            else if (part.type === 'document') parts.push(documentBlock(part, ++counter.documents) as ToolResultContentBlock);
+            else throw claudeOnly(part.type);
           }
         }
         if (parts.length === 0) parts.push({ text: '' });
@@ -157,6 +163,8 @@ function toConverseContent(content: string | ContentBlock[], counter: { document
       case 'redacted_thinking':
         out.push({ reasoningContent: { redactedContent: Buffer.from(block.data, 'base64') } });
         break;
+      default:
+        throw claudeOnly(block.type);
     }
     if ('cache_control' in block && block.cache_control) out.push(CACHE_POINT);
   }

@@ -57,6 +57,11 @@ export interface OpenAIRequest {
   user?: string;
 }
 
+/** Tool-search blocks (server_tool_use, tool_search_tool_result, tool_reference) mean nothing to other models. */
+function claudeOnly(type: string): UpstreamError {
+  return invalid(`${type} blocks come from Claude's tool search; only Claude models accept them`);
+}
+
 function invalid(message: string): UpstreamError {
   return new UpstreamError('validation', message);
 }
@@ -105,12 +110,16 @@ function userMessages(content: string | ContentBlock[]): OpenAIMessage[] {
           for (const part of block.content ?? []) {
             if (part.type === 'text') texts.push(part.text);
             else if (part.type === 'image') parts.push(imagePart(part));
-            else texts.push(documentText(part));
+            else if (part.type === 'document') texts.push(documentText(part));
+            else throw claudeOnly(part.type);
           }
         }
         toolMessages.push({ role: 'tool', tool_call_id: block.tool_use_id, content: texts.join('\n') });
         break;
       }
+      case 'server_tool_use':
+      case 'tool_search_tool_result':
+        throw claudeOnly(block.type);
       default:
         // thinking / redacted_thinking / tool_use in a user turn carry nothing this protocol can express.
         break;
@@ -126,6 +135,8 @@ function assistantMessage(content: string | ContentBlock[]): OpenAIMessage {
   for (const block of content) {
     if (block.type === 'text') {texts.push(block.text);} else if (block.type === 'tool_use') {
       calls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } });
+    } else if (block.type === 'server_tool_use' || block.type === 'tool_search_tool_result') {
+      throw claudeOnly(block.type);
     }
     // Thinking blocks are the model's own scratch work; Chat Completions has no field to send them back in.
   }
