@@ -42,6 +42,13 @@ describe('messagesToCanonical', () => {
     expect(off.dropped.fields).toEqual(['context_management', 'service_tier', 'container']);
   });
 
+  test('passes output_config (structured outputs, effort) without a beta flag, as the SDK sends it', () => {
+    const outputConfig = { format: { type: 'json_schema', schema: { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] } } };
+    const { request, dropped } = messagesToCanonical({ ...body, output_config: outputConfig }, { extraBetas: [] });
+    expect(request.extra).toEqual({ output_config: outputConfig });
+    expect(dropped.fields).toEqual([]);
+  });
+
   test('copies the canonical fields and omits what was not sent', () => {
     const { request } = messagesToCanonical({
       ...body,

@@ -211,6 +211,9 @@ describe('ConverseTranslator', () => {
     expect(claude.system).toEqual([{ text: 'sys' }, { cachePoint: { type: 'default' } }]);
     expect(claude.messages[0].content).toEqual([{ text: 'hi' }, { cachePoint: { type: 'default' } }]);
     expect(toConverseInput(request, new Catalogue().resolve('nova-pro')!).additionalModelRequestFields).toBeUndefined();
+    const structured = { ...request, thinking: undefined, top_k: undefined, extra: { output_config: { format: { type: 'json_schema', schema: { type: 'object' } } } } };
+    expect(toConverseInput(structured, { ...new Catalogue().resolve('nova-pro')!, target: 'us.anthropic.claude-sonnet-4-6' }).additionalModelRequestFields)
+      .toEqual({ output_config: { format: { type: 'json_schema', schema: { type: 'object' } } } });
   });
 
   test('rejects the blocks of Claude\'s tool search with a validation error naming them', () => {

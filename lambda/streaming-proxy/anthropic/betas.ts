@@ -29,12 +29,14 @@ export const BEDROCK_BETA_ALLOWLIST: readonly string[] = [
 export const LONG_CONTEXT_BETA = 'context-1m-2025-08-07';
 
 /**
- * Top-level request fields beyond the canonical ones that are passed to Anthropic-native upstreams, each only when the
- * beta flag that defines it survived the allowlist.
+ * Top-level request fields beyond the canonical ones that are passed to Anthropic-native upstreams: a beta field only
+ * when the beta flag that defines it survived the allowlist, a generally available one always.
  */
-export const EXTRA_FIELD_ALLOWLIST: Readonly<Record<string, { readonly requiresBeta: string }>> = {
+export const EXTRA_FIELD_ALLOWLIST: Readonly<Record<string, { readonly requiresBeta?: string }>> = {
   context_management: { requiresBeta: 'context-management-2025-06-27' },
-  output_config: { requiresBeta: 'effort-2025-11-24' },
+  // Structured outputs (`format`) and `effort`: generally available, and the field Bedrock's InvokeModel takes for
+  // Claude; the Anthropic SDK sends it (messages.parse) without a beta flag.
+  output_config: {},
 };
 
 export interface BetaSelection {

@@ -62,7 +62,7 @@ function extraFields(body: Record<string, unknown>, betas: readonly string[]): {
   for (const [key, value] of Object.entries(body)) {
     if (CANONICAL_FIELDS.has(key)) continue;
     const rule = EXTRA_FIELD_ALLOWLIST[key];
-    if (rule && betas.includes(rule.requiresBeta)) {
+    if (rule && (rule.requiresBeta === undefined || betas.includes(rule.requiresBeta))) {
       (extra ??= {})[key] = value;
     } else {
       dropped.push(key);

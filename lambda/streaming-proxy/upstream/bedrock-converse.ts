@@ -227,6 +227,8 @@ export function toConverseInput(request: CanonicalRequest, model: ResolvedModel)
     if (request.thinking) extra.thinking = request.thinking as unknown as ConverseDocument;
     if (request.top_k !== undefined) extra.top_k = request.top_k;
     if (request.anthropic_beta && request.anthropic_beta.length > 0) extra.anthropic_beta = request.anthropic_beta;
+    // Claude's structured outputs and effort travel the same way.
+    if (request.extra?.output_config !== undefined) extra.output_config = request.extra.output_config as ConverseDocument;
     if (Object.keys(extra).length > 0) input.additionalModelRequestFields = extra;
   }
   return input;
