@@ -543,6 +543,14 @@ export class Catalogue {
   }
 }
 
+/**
+ * Whether a model is Claude: an Anthropic-native upstream (whose target may also be an application inference profile
+ * ARN), or a Bedrock id of Anthropic's (`anthropic.…`, `us.anthropic.…`) reached through Converse.
+ */
+export function isClaude(model: Pick<ModelEntry, 'upstream' | 'target'>): boolean {
+  return model.upstream === 'bedrock-invoke' || model.upstream === 'bedrock-messages' || /(^|\.)anthropic\./.test(model.target);
+}
+
 /** The foundation-model id behind an inference-profile id (`global.anthropic.x` -> `anthropic.x`); CountTokens takes
  * foundation-model ids only. ARNs and plain ids are returned unchanged. */
 export function foundationModelId(target: string): string {

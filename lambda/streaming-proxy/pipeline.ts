@@ -17,6 +17,7 @@ import { messagesToCanonical, countTokensToCanonical } from './anthropic/request
 import { AnthropicSseEncoder } from './anthropic/sse';
 import { validateCountTokensBody, validateMessagesBody } from './anthropic/validate';
 import type { Authenticator, Identity } from './auth/types';
+import { isClaude } from './catalogue';
 import type { ProxyConfig } from './config';
 import { ProxyError, toProxyError, type Protocol } from './errors';
 import { estimateInputTokens } from './estimate';
@@ -217,8 +218,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const validated = validateChatBody(parseBody(x));
     if (!validated.ok) throw invalidField(validated.error);
     const model = resolve(x, validated.value.model);
-    const claude = model.upstream === 'bedrock-invoke' || model.upstream === 'bedrock-messages' || model.target.includes('anthropic.');
-    const { request, includeUsage, dropped } = chatToCanonical(validated.value, model.maxOutputTokens ?? DEFAULT_MAX_TOKENS, { claude });
+    const maxTokens = model.maxOutputTokens ?? DEFAULT_MAX_TOKENS;
+    const { request, includeUsage, dropped } = chatToCanonical(validated.value, maxTokens, { claude: isClaude(model) });
     if (dropped.length > 0) x.dropped = { betas: [], fields: dropped };
     x.stream = request.stream === true;
     const encoder = x.stream ? new OpenAiChunkEncoder(request.model, includeUsage) : undefined;

@@ -39,7 +39,7 @@ import {
   type TextBlock,
   type Usage,
 } from '../../shared/canonical';
-import { foundationModelId } from '../catalogue';
+import { foundationModelId, isClaude } from '../catalogue';
 import { CallControl, runStream, type UpstreamTimeouts } from './call-control';
 import { exceptionMember, toUpstreamError } from './errors';
 import type { ResolvedModel, Upstream, UpstreamCall } from './types';
@@ -222,7 +222,7 @@ export function toConverseInput(request: CanonicalRequest, model: ResolvedModel)
     input.toolConfig = choice ? { tools, toolChoice: choice } : { tools };
   }
   // Claude models reached through Converse take thinking and top_k as additional fields; other models reject them.
-  if (/(^|\.)anthropic\./.test(model.target)) {
+  if (isClaude(model)) {
     const extra: Record<string, ConverseDocument> = {};
     if (request.thinking) extra.thinking = request.thinking as unknown as ConverseDocument;
     if (request.top_k !== undefined) extra.top_k = request.top_k;
