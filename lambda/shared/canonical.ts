@@ -178,7 +178,10 @@ export type ContentBlockStart =
   | { type: 'text'; text: string; citations?: unknown[] }
   | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
   | { type: 'thinking'; thinking: string; signature?: string }
-  | { type: 'redacted_thinking'; data: string };
+  | { type: 'redacted_thinking'; data: string }
+  /** Claude's tool search (Anthropic-native upstreams only): the search's input streams as input_json_delta. */
+  | { type: 'server_tool_use'; id: string; name: string; input: unknown }
+  | { type: 'tool_search_tool_result'; tool_use_id: string; content: { type: string; [field: string]: unknown } };
 
 export type ContentBlockDelta =
   | { type: 'text_delta'; text: string }

@@ -9,7 +9,9 @@ type Building =
   | { kind: 'text'; block: Extract<ContentBlock, { type: 'text' }> }
   | { kind: 'tool_use'; block: Extract<ContentBlock, { type: 'tool_use' }>; json: string }
   | { kind: 'thinking'; block: Extract<ContentBlock, { type: 'thinking' }> }
-  | { kind: 'redacted_thinking'; block: Extract<ContentBlock, { type: 'redacted_thinking' }> };
+  | { kind: 'redacted_thinking'; block: Extract<ContentBlock, { type: 'redacted_thinking' }> }
+  | { kind: 'server_tool_use'; block: Extract<ContentBlock, { type: 'server_tool_use' }>; json: string }
+  | { kind: 'tool_search_tool_result'; block: Extract<ContentBlock, { type: 'tool_search_tool_result' }> };
 
 export class MessageAccumulator {
   private message?: MessageResponse;
@@ -45,6 +47,12 @@ export class MessageAccumulator {
           case 'redacted_thinking':
             this.blocks.set(event.index, { kind: 'redacted_thinking', block: { type: 'redacted_thinking', data: b.data } });
             break;
+          case 'server_tool_use':
+            this.blocks.set(event.index, { kind: 'server_tool_use', block: { ...b, input: b.input ?? {} }, json: '' });
+            break;
+          case 'tool_search_tool_result':
+            this.blocks.set(event.index, { kind: 'tool_search_tool_result', block: { ...b } });
+            break;
         }
         break;
       }
@@ -53,7 +61,7 @@ export class MessageAccumulator {
         if (!building) break;
         const d = event.delta;
         if (d.type === 'text_delta' && building.kind === 'text') building.block.text += d.text;
-        else if (d.type === 'input_json_delta' && building.kind === 'tool_use') building.json += d.partial_json;
+        else if (d.type === 'input_json_delta' && (building.kind === 'tool_use' || building.kind === 'server_tool_use')) building.json += d.partial_json;
         else if (d.type === 'thinking_delta' && building.kind === 'thinking') building.block.thinking += d.thinking;
         else if (d.type === 'signature_delta' && building.kind === 'thinking') building.block.signature += d.signature;
         else if (d.type === 'citations_delta' && building.kind === 'text') (building.block.citations ??= []).push(d.citation);
@@ -61,7 +69,7 @@ export class MessageAccumulator {
       }
       case 'content_block_stop': {
         const building = this.blocks.get(event.index);
-        if (building?.kind === 'tool_use' && building.json.trim() !== '') {
+        if ((building?.kind === 'tool_use' || building?.kind === 'server_tool_use') && building.json.trim() !== '') {
           try {
             building.block.input = JSON.parse(building.json) as Record<string, unknown>;
           } catch {

@@ -59,6 +59,30 @@ describe('MessageAccumulator', () => {
     });
   });
 
+  test('keeps the blocks of Claude\'s tool search, so a session\'s saved turn can be sent back', () => {
+    const references = { type: 'tool_search_tool_search_result', tool_references: [{ type: 'tool_reference', tool_name: 'get_weather' }] };
+    const events: CanonicalEvent[] = [
+      {
+        type: 'message_start',
+        message: { id: 'msg_2', type: 'message', role: 'assistant', model: 'm', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } },
+      },
+      { type: 'content_block_start', index: 0, content_block: { type: 'server_tool_use', id: 'srvtoolu_1', name: 'tool_search_tool_regex', input: {} } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{"pattern":' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '"weather"}' } },
+      { type: 'content_block_stop', index: 0 },
+      { type: 'content_block_start', index: 1, content_block: { type: 'tool_search_tool_result', tool_use_id: 'srvtoolu_1', content: references } },
+      { type: 'content_block_stop', index: 1 },
+      { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 9 } },
+      { type: 'message_stop' },
+    ];
+    const acc = new MessageAccumulator();
+    for (const e of events) acc.add(e);
+    expect(acc.result().content).toEqual([
+      { type: 'server_tool_use', id: 'srvtoolu_1', name: 'tool_search_tool_regex', input: { pattern: 'weather' } },
+      { type: 'tool_search_tool_result', tool_use_id: 'srvtoolu_1', content: references },
+    ]);
+  });
+
   test('refuses to build a message without message_start', () => {
     expect(() => new MessageAccumulator().result()).toThrow(/before message_start/);
   });

@@ -82,7 +82,7 @@ export function accumulate(events: CanonicalEvent[]): Accumulated {
         break;
       case 'content_block_start': {
         const b = e.content_block;
-        if (b.type === 'text') {content[e.index] = { type: 'text', text: b.text };} else if (b.type === 'thinking') {content[e.index] = { type: 'thinking', thinking: b.thinking, signature: b.signature ?? '' };} else if (b.type === 'redacted_thinking') {content[e.index] = { type: 'redacted_thinking', data: b.data };} else {
+        if (b.type === 'text') {content[e.index] = { type: 'text', text: b.text };} else if (b.type === 'thinking') {content[e.index] = { type: 'thinking', thinking: b.thinking, signature: b.signature ?? '' };} else if (b.type === 'redacted_thinking') {content[e.index] = { type: 'redacted_thinking', data: b.data };} else if (b.type === 'tool_use') {
           content[e.index] = { type: 'tool_use', id: b.id, name: b.name, input: {} };
           json.set(e.index, '');
         }
