@@ -219,7 +219,11 @@ export function createProxy(deps: ProxyDeps): Proxy {
     if (!validated.ok) throw invalidField(validated.error);
     const model = resolve(x, validated.value.model);
     const maxTokens = model.maxOutputTokens ?? DEFAULT_MAX_TOKENS;
-    const { request, includeUsage, dropped } = chatToCanonical(validated.value, maxTokens, { claude: isClaude(model) });
+    const claude = isClaude(model);
+    const { request, includeUsage, dropped } = chatToCanonical(validated.value, maxTokens, {
+      claude,
+      structuredOutputs: claude || model.upstream === 'openai-compatible',
+    });
     if (dropped.length > 0) x.dropped = { betas: [], fields: dropped };
     x.stream = request.stream === true;
     const encoder = x.stream ? new OpenAiChunkEncoder(request.model, includeUsage) : undefined;

@@ -187,6 +187,20 @@ describe('chatToCanonical', () => {
     expect(topOnly.dropped).toEqual([]);
   });
 
+  test('response_format json_schema becomes Claude\'s output_config.format where the upstream can honour it', () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+    const responseFormat = { type: 'json_schema', json_schema: { name: 'place', schema, strict: true } };
+    const ok = chatToCanonical(body({ model: 'm', messages: [{ role: 'user', content: 'x' }], response_format: responseFormat }), 10, { structuredOutputs: true });
+    expect(ok.request.extra).toEqual({ output_config: { format: { type: 'json_schema', schema } } });
+    // Models that cannot constrain their output, a json_schema without a schema, and json_object: a 400 on the param.
+    const refused = [
+      () => chatToCanonical(body({ model: 'm', messages: [{ role: 'user', content: 'x' }], response_format: responseFormat }), 10),
+      () => chatToCanonical(body({ model: 'm', messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'p' } } }), 10, { structuredOutputs: true }),
+      () => chatToCanonical(body({ model: 'm', messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_object' } }), 10, { structuredOutputs: true }),
+    ];
+    for (const call of refused) expect(call).toThrow(expect.objectContaining({ kind: 'invalid_request', options: expect.objectContaining({ param: 'response_format' }) }));
+  });
+
   test('reads a data URL typed image/jpg as JPEG', () => {
     const { request } = chatToCanonical(body({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/jpg;base64,/9j/AA==' } }] }] }), 10);
     expect(request.messages[0].content).toEqual([{ type: 'image', source: { type: 'base64', media_type: 'image/jpeg', data: '/9j/AA==' } }]);

@@ -169,6 +169,14 @@ describe('POST /v1/messages', () => {
     expect(broken.json().error.message).toBe('messages.1.content.0.id: is required');
   });
 
+  test('an OpenAI response_format json_schema reaches Claude as output_config.format', async () => {
+    const h = harness();
+    const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] };
+    const sink = await run(h, request('POST', '/v1/chat/completions', chat('hi', { response_format: { type: 'json_schema', json_schema: { name: 'a', schema } } })));
+    expect(sink.status).toBe(200);
+    expect(h.upstream.calls[0].request.extra).toEqual({ output_config: { format: { type: 'json_schema', schema } } });
+  });
+
   test('answers stream:false with one JSON message carrying the client model name', async () => {
     const sink = await run(harness(), request('POST', '/v1/messages', message('Hello')));
     expect(sink.headers['content-type']).toBe('application/json');

@@ -210,6 +210,13 @@ describe('request translation', () => {
     });
   });
 
+  test('sends Claude\'s output_config.format as the server\'s response_format', () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' } } };
+    const out = toOpenAIRequest({ model: 'x', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }], extra: { output_config: { format: { type: 'json_schema', schema } } } }, model('open-llama'), false);
+    expect(out.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'response', schema, strict: true } });
+    expect(toOpenAIRequest({ model: 'x', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }, model('open-llama'), false).response_format).toBeUndefined();
+  });
+
   test('rejects the blocks of Claude\'s tool search as validation errors', () => {
     const m = model('open-llama');
     const search = { type: 'server_tool_use' as const, id: 'srvtoolu_1', name: 'tool_search_tool_regex', input: { pattern: 'weather' } };

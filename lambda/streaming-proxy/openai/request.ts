@@ -36,15 +36,16 @@ export interface ChatTranslation {
 export interface ChatOptions {
   /** The target is a Claude model: from the 4.5 generation on, Claude takes temperature or top_p, not both. */
   readonly claude?: boolean;
+  /** The upstream can constrain the reply to a JSON schema (Claude's output_config.format, an OpenAI server's
+   * response_format), so `response_format: json_schema` is honoured; otherwise it is refused with a 400. */
+  readonly structuredOutputs?: boolean;
 }
 
 export function chatToCanonical(body: ChatCompletionBody, defaultMaxTokens: number, options: ChatOptions = {}): ChatTranslation {
   if (body.n !== undefined && body.n !== null && body.n > 1) {
     throw invalid('n > 1 is not supported: the proxy returns one choice per request.', 'n');
   }
-  if (body.response_format && body.response_format.type !== 'text') {
-    throw invalid(`response_format ${body.response_format.type} is not supported; describe the JSON you want in the prompt instead.`, 'response_format');
-  }
+  const outputFormat = structuredOutput(body.response_format ?? undefined, options.structuredOutputs === true);
   if (body.modalities?.some((m) => m !== 'text')) throw invalid('Only the text output modality is supported.', 'modalities');
 
   const system: TextBlock[] = [];
@@ -94,7 +95,23 @@ export function chatToCanonical(body: ChatCompletionBody, defaultMaxTokens: numb
   }
   if (body.user) request.metadata = { user_id: body.user };
   if (body.stream) request.stream = true;
+  // Claude's structured outputs field; the OpenAI-compatible upstream turns it back into response_format.
+  if (outputFormat) request.extra = { output_config: { format: outputFormat } };
   return { request, includeUsage: body.stream === true && body.stream_options?.include_usage === true, dropped };
+}
+
+/** `response_format` -> Claude's `output_config.format` (json_schema), or a 400 naming the param. */
+function structuredOutput(format: ChatCompletionBody['response_format'] | undefined, supported: boolean): Record<string, unknown> | undefined {
+  if (!format || format.type === 'text') return undefined;
+  if (format.type === 'json_schema' && supported) {
+    const schema = (format as { json_schema?: { schema?: unknown } }).json_schema?.schema;
+    if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+      throw invalid('response_format.json_schema.schema must be a JSON schema object.', 'response_format');
+    }
+    return { type: 'json_schema', schema };
+  }
+  const hint = format.type === 'json_object' ? ' use json_schema with a schema, or' : '';
+  throw invalid(`response_format ${format.type} is not supported for this model;${hint} describe the JSON you want in the prompt instead.`, 'response_format');
 }
 
 /**

@@ -55,6 +55,7 @@ export interface OpenAIRequest {
   tool_choice?: 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
   parallel_tool_calls?: boolean;
   user?: string;
+  response_format?: { type: 'json_schema'; json_schema: { name: string; schema: Record<string, unknown>; strict: boolean } };
 }
 
 /** Tool-search blocks (server_tool_use, tool_search_tool_result, tool_reference) mean nothing to other models. */
@@ -161,6 +162,11 @@ export function toOpenAIRequest(request: CanonicalRequest, model: ResolvedModel,
   if (request.top_p !== undefined) out.top_p = request.top_p;
   if (request.stop_sequences && request.stop_sequences.length > 0) out.stop = request.stop_sequences;
   if (request.metadata?.user_id) out.user = request.metadata.user_id;
+  // Claude's structured outputs field (from either front end) is the server's response_format.
+  const format = (request.extra?.output_config as { format?: { type?: unknown; schema?: unknown } } | undefined)?.format;
+  if (format?.type === 'json_schema' && typeof format.schema === 'object' && format.schema !== null) {
+    out.response_format = { type: 'json_schema', json_schema: { name: 'response', schema: format.schema as Record<string, unknown>, strict: true } };
+  }
   if (request.tools && request.tools.length > 0) {
     out.tools = request.tools.map((tool) => {
       if (tool.type && tool.type !== 'custom') {
