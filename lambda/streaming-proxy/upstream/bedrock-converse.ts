@@ -41,7 +41,7 @@ import {
 } from '../../shared/canonical';
 import { foundationModelId, isClaude } from '../catalogue';
 import { CallControl, runStream, type UpstreamTimeouts } from './call-control';
-import { exceptionMember, toUpstreamError } from './errors';
+import { claudeOnlyBlock, exceptionMember, toUpstreamError } from './errors';
 import type { ResolvedModel, Upstream, UpstreamCall } from './types';
 
 const WHAT = 'Bedrock';
@@ -75,11 +75,6 @@ const DOCUMENT_FORMATS: Record<string, DocumentFormat> = {
   'application/vnd.ms-excel': 'xls',
   'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
 };
-
-/** Tool-search blocks (server_tool_use, tool_search_tool_result, tool_reference) mean nothing to other models. */
-function claudeOnly(type: string): UpstreamError {
-  return invalid(`${type} blocks come from Claude's tool search; only Claude models accept them`);
-}
 
 function invalid(message: string): UpstreamError {
   return new UpstreamError('validation', message);
@@ -150,7 +145,7 @@ function toConverseContent(content: string | ContentBlock[], counter: { document
             if (part.type === 'text') parts.push({ text: part.text });
             else if (part.type === 'image') parts.push(imageBlock(part) as ToolResultContentBlock);
             else if (part.type === 'document') parts.push(documentBlock(part, ++counter.documents) as ToolResultContentBlock);
-            else throw claudeOnly(part.type);
+            else throw claudeOnlyBlock(part.type);
           }
         }
         if (parts.length === 0) parts.push({ text: '' });
@@ -164,7 +159,7 @@ function toConverseContent(content: string | ContentBlock[], counter: { document
         out.push({ reasoningContent: { redactedContent: Buffer.from(block.data, 'base64') } });
         break;
       default:
-        throw claudeOnly(block.type);
+        throw claudeOnlyBlock(block.type);
     }
     if ('cache_control' in block && block.cache_control) out.push(CACHE_POINT);
   }

@@ -89,6 +89,12 @@ export function kindForAnthropicType(type: string): UpstreamErrorKind | undefine
 }
 
 /** Raised by our own timers (first byte, idle) through an AbortController. */
+/** A block of Claude's tool search (server_tool_use, tool_search_tool_result, tool_reference) sent to another model:
+ * a validation error (400) that names it. */
+export function claudeOnlyBlock(type: string): UpstreamError {
+  return new UpstreamError('validation', `${type} blocks come from Claude's tool search; only Claude models accept them`);
+}
+
 export class UpstreamTimeout extends Error {
   public readonly name = 'UpstreamTimeout';
 }

@@ -9,8 +9,9 @@
 import * as http from 'http';
 import * as https from 'https';
 import type { GetSecretValueCommand as GetSecretValueCommandType, SecretsManagerClient as SecretsManagerClientType } from '@aws-sdk/client-secrets-manager';
+import { readText } from './bedrock-http';
 import { CallControl, END_OF_STREAM, runStream, type UpstreamTimeouts } from './call-control';
-import { errorFromHttpResponse, isConnectionDrop, kindForStatus, toUpstreamError } from './errors';
+import { claudeOnlyBlock, errorFromHttpResponse, isConnectionDrop, kindForStatus, toUpstreamError } from './errors';
 import { readSse } from './sse';
 import type { ResolvedModel, Upstream, UpstreamCall } from './types';
 import {
@@ -56,11 +57,6 @@ export interface OpenAIRequest {
   parallel_tool_calls?: boolean;
   user?: string;
   response_format?: { type: 'json_schema'; json_schema: { name: string; schema: Record<string, unknown>; strict: boolean } };
-}
-
-/** Tool-search blocks (server_tool_use, tool_search_tool_result, tool_reference) mean nothing to other models. */
-function claudeOnly(type: string): UpstreamError {
-  return invalid(`${type} blocks come from Claude's tool search; only Claude models accept them`);
 }
 
 function invalid(message: string): UpstreamError {
@@ -112,7 +108,7 @@ function userMessages(content: string | ContentBlock[]): OpenAIMessage[] {
             if (part.type === 'text') texts.push(part.text);
             else if (part.type === 'image') parts.push(imagePart(part));
             else if (part.type === 'document') texts.push(documentText(part));
-            else throw claudeOnly(part.type);
+            else throw claudeOnlyBlock(part.type);
           }
         }
         toolMessages.push({ role: 'tool', tool_call_id: block.tool_use_id, content: texts.join('\n') });
@@ -120,7 +116,7 @@ function userMessages(content: string | ContentBlock[]): OpenAIMessage[] {
       }
       case 'server_tool_use':
       case 'tool_search_tool_result':
-        throw claudeOnly(block.type);
+        throw claudeOnlyBlock(block.type);
       default:
         // thinking / redacted_thinking / tool_use in a user turn carry nothing this protocol can express.
         break;
@@ -137,7 +133,7 @@ function assistantMessage(content: string | ContentBlock[]): OpenAIMessage {
     if (block.type === 'text') {texts.push(block.text);} else if (block.type === 'tool_use') {
       calls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } });
     } else if (block.type === 'server_tool_use' || block.type === 'tool_search_tool_result') {
-      throw claudeOnly(block.type);
+      throw claudeOnlyBlock(block.type);
     }
     // Thinking blocks are the model's own scratch work; Chat Completions has no field to send them back in.
   }
@@ -556,19 +552,4 @@ export class OpenAICompatibleUpstream implements Upstream {
 
 function describe(url: URL): string {
   return `the OpenAI-compatible server at ${url.host}`;
-}
-
-async function readText(body: http.IncomingMessage, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) {
-      body.destroy();
-      break;
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
