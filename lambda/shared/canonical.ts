@@ -2,6 +2,11 @@
  * The canonical form of the proxy: the Anthropic Messages request and its event stream (the richest of the formats).
  * Every client protocol is translated into a CanonicalRequest, and every upstream produces CanonicalEvents.
  * See ../../docs/runtime-contract.md.
+ *
+ * Forward compatible by construction: the types below name what the proxy reads. A request may carry more — block
+ * types, roles and fields this file does not list — and those reach Claude-native upstreams unchanged (Bedrock judges
+ * them). Code that walks content therefore always has a `default` branch for a block type it does not know, and a
+ * translator to another upstream answers with `untranslatable()` (a 400 naming the block) instead of dropping it.
  */
 
 export interface CacheControl {
@@ -106,9 +111,44 @@ export type ContentBlock =
   | ServerToolUseBlock
   | ToolSearchToolResultBlock;
 
+/** The block types the proxy reads. Any other `type` is passed to Claude unchanged (see the file comment). */
+export const KNOWN_BLOCK_TYPES: ReadonlySet<string> = new Set([
+  'text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking', 'server_tool_use',
+  'tool_search_tool_result',
+]);
+
+/**
+ * `user` and `assistant` turns, and `system` turns: instructions in the middle of a conversation (the Anthropic API and
+ * `@anthropic-ai/sdk`'s `SystemMessageParam`; Claude Code sends one on its first request). A role the proxy does not
+ * know is passed to Claude unchanged too; the type keeps the known ones for narrowing.
+ */
+export type MessageRole = 'user' | 'assistant' | 'system';
+
 export interface CanonicalMessage {
-  role: 'user' | 'assistant';
+  role: MessageRole;
   content: string | ContentBlock[];
+}
+
+/** The first block of a type the proxy does not know, or the first unknown role, with its path (for a 400). */
+export function firstUnknownPart(messages: readonly CanonicalMessage[]): { path: string; what: string } | undefined {
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i];
+    if (m.role !== 'user' && m.role !== 'assistant' && m.role !== 'system') {
+      return { path: `messages.${i}.role`, what: `the ${String(m.role)} role` };
+    }
+    if (typeof m.content === 'string') continue;
+    for (let j = 0; j < m.content.length; j++) {
+      const type = (m.content[j] as { type: string }).type;
+      if (!KNOWN_BLOCK_TYPES.has(type)) return { path: `messages.${i}.content.${j}`, what: `${type} blocks` };
+    }
+  }
+  return undefined;
+}
+
+/** The text of a system-role turn (its text blocks joined), for upstreams that take system content in one place. */
+export function systemTurnText(message: CanonicalMessage): string {
+  if (typeof message.content === 'string') return message.content;
+  return message.content.map((b) => (b.type === 'text' ? b.text : '')).filter((t) => t.length > 0).join('\n');
 }
 
 export interface ToolDefinition {
@@ -127,10 +167,14 @@ export type ToolChoice =
   | { type: 'tool'; name: string; disable_parallel_tool_use?: boolean }
   | { type: 'none' };
 
+/**
+ * Claude's thinking options. `display` (`summarized` | `omitted`) and any newer option pass through to Claude as sent
+ * (the proxy drops `display` only for models Claude Code's own Bedrock mode sends without it; see anthropic/betas.ts).
+ */
 export type ThinkingConfig =
-  | { type: 'enabled'; budget_tokens: number }
-  | { type: 'disabled' }
-  | { type: 'adaptive' };
+  | { type: 'enabled'; budget_tokens: number; display?: string; [option: string]: unknown }
+  | { type: 'disabled'; [option: string]: unknown }
+  | { type: 'adaptive'; display?: string; [option: string]: unknown };
 
 export interface CanonicalRequest {
   /** The model name the client sent (restored on every event sent back to the client). */
@@ -145,15 +189,19 @@ export interface CanonicalRequest {
   tools?: ToolDefinition[];
   tool_choice?: ToolChoice;
   thinking?: ThinkingConfig;
-  metadata?: { user_id?: string };
+  metadata?: { user_id?: string | null; [field: string]: unknown };
   stream?: boolean;
-  /** Beta flags after the allowlist (from the `anthropic-beta` header), sent upstream as body `anthropic_beta`. */
+  /** Beta flags after the beta table (from the `anthropic-beta` header), sent upstream as body `anthropic_beta`. */
   anthropic_beta?: string[];
-  /** Other top-level fields that passed the field allowlist, passed through to Anthropic-native upstreams only. */
+  /**
+   * Every other top-level field the client sent (unknown ones included) that the field rules let through, passed to
+   * Anthropic-native upstreams unchanged. Translators to other upstreams use the ones they can map (e.g. `output_config`
+   * for Claude through Converse) and leave the rest.
+   */
   extra?: Record<string, unknown>;
 }
 
-export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal';
+export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal' | 'model_context_window_exceeded';
 
 export interface Usage {
   input_tokens: number;

@@ -182,7 +182,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const validated = validateCountTokensBody(parseBody(x));
     if (!validated.ok) throw invalidField(validated.error);
     const model = resolve(x, validated.value.model);
-    const { request } = countTokensToCanonical(validated.value, { betaHeader: x.request.headers['anthropic-beta'], extraBetas: config.extraBetas });
+    const { request } = countTokensToCanonical(validated.value, {
+      betaHeader: x.request.headers['anthropic-beta'], extraBetas: config.extraBetas, modelNames: [model.id, model.target],
+    });
     await loadSession(x, request);
     const upstream = deps.upstreams(model);
     let count: number | undefined;
@@ -206,6 +208,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const translated = messagesToCanonical(validated.value, {
       betaHeader: x.request.headers['anthropic-beta'],
       extraBetas: config.extraBetas,
+      modelNames: [model.id, model.target],
     });
     if (translated.dropped.betas.length > 0 || translated.dropped.fields.length > 0) x.dropped = translated.dropped;
     const request = translated.request;

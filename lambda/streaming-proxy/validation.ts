@@ -83,7 +83,7 @@ function problem(issue: Issue): string {
 }
 
 function article(expected: string): string {
-  const names: Record<string, string> = { int: 'an integer', object: 'an object', array: 'an array', string: 'a string', number: 'a number', boolean: 'a boolean' };
+  const names: Record<string, string> = { int: 'an integer', object: 'an object', record: 'an object', array: 'an array', string: 'a string', number: 'a number', boolean: 'a boolean' };
   return names[expected] ?? expected;
 }
 

@@ -62,27 +62,73 @@ describe('validateMessagesBody', () => {
     expect(errorOf({ ...valid, max_tokens: 0 })).toBe('max_tokens: must be ≥ 1');
     expect(errorOf({ ...valid, model: '' })).toBe('model: must not be empty');
     expect(errorOf({ ...valid, messages: [] })).toBe('messages: must have at least 1 item');
-    expect(errorOf({ ...valid, messages: [{ role: 'system', content: 'x' }] })).toBe('messages.0.role: must be one of "user", "assistant"');
+    expect(errorOf({ ...valid, messages: [{ role: '', content: 'x' }] })).toBe('messages.0.role: must not be empty');
+    expect(errorOf({ ...valid, messages: [{ role: 'user' }] })).toBe('messages.0.content: is required');
+    expect(errorOf({ ...valid, messages: [{ role: 'user', content: [{ text: 'no type' }] }] })).toBe('messages.0.content.0.type: is required');
     expect(errorOf({ ...valid, temperature: 1.5 })).toBe('temperature: must be ≤ 1');
     expect(errorOf({ ...valid, thinking: { type: 'enabled', budget_tokens: 10 } })).toBe('thinking.budget_tokens: must be ≥ 1024');
   });
 
-  test('reports the unknown content block type with the accepted ones', () => {
-    const message = errorOf({ ...valid, messages: [{ role: 'user', content: [{ type: 'audio', data: 'x' }] }] });
-    expect(message).toMatch(/^messages\.0\.content\.0\.type: type must be one of "text", "image", "document", "tool_use"/);
+  test('accepts system-role turns and roles it does not know, and keeps them as sent', () => {
+    const messages = [
+      { role: 'user', content: [{ type: 'text', text: 'Say hi' }] },
+      { role: 'system', content: [{ type: 'text', text: 'Answer in French from here on.' }] },
+      { role: 'developer_2027', content: 'a role from the future' },
+    ];
+    const result = validateMessagesBody({ ...valid, messages });
+    expect(result.ok && result.value.messages).toBe(messages);
   });
 
-  test('reports the deepest problem inside a block', () => {
+  test('accepts content blocks of types it does not know, with every field', () => {
+    const block = { type: 'audio', source: { type: 'base64', media_type: 'audio/wav', data: 'UklGRg==' }, cache_control: { type: 'ephemeral' } };
+    const result = validateMessagesBody({ ...valid, messages: [{ role: 'user', content: [{ type: 'text', text: 'listen' }, block] }] });
+    expect(result.ok).toBe(true);
+    expect(result.ok && result.value.messages[0].content).toEqual([{ type: 'text', text: 'listen' }, block]);
+  });
+
+  test('passes thinking options and tool options it does not know, and tools without a name', () => {
+    const body = {
+      ...valid,
+      thinking: { type: 'adaptive', display: 'omitted' },
+      tools: [
+        { name: 'Read', description: 'Read a file', input_schema: { type: 'object' }, defer_loading: true, strict: true },
+        { type: 'mcp_toolset', mcp_server_name: 'github' },
+      ],
+      tool_choice: { type: 'auto', future_flag: true },
+      metadata: { user_id: '{"device_id":"x"}', trace: 'abc' },
+    };
+    const result = validateMessagesBody(body);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.value).toBe(body);
+    expect(result.value.thinking).toEqual({ type: 'adaptive', display: 'omitted' });
+  });
+
+  test('reports the deepest problem inside a block of a type the proxy reads', () => {
     expect(errorOf({ ...valid, messages: [{ role: 'user', content: [{ type: 'text' }] }] })).toBe('messages.0.content.0.text: is required');
     expect(errorOf({
       ...valid,
-      messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/bmp', data: 'x' } }] }],
-    })).toMatch(/^messages\.0\.content\.0\.source\.media_type: must be one of "image\/jpeg"/);
+      messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png' } }] }],
+    })).toBe('messages.0.content.0.source.data: is required');
+    expect(errorOf({
+      ...valid,
+      messages: [{ role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'x', input: 'not an object' }] }],
+    })).toBe('messages.0.content.0.input: expected an object');
+    expect(errorOf({
+      ...valid,
+      messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: 1 }] }] }],
+    })).toBe('messages.0.content.0.content.0.text: expected a string');
+    expect(errorOf({ ...valid, system: [{ type: 'text' }] })).toBe('system.0.text: is required');
   });
 
-  test('drops unknown fields inside blocks', () => {
-    const result = validateMessagesBody({ ...valid, messages: [{ role: 'user', content: [{ type: 'text', text: 'hi', surprise: 1 }] }] });
-    expect(result.ok && result.value.messages[0].content).toEqual([{ type: 'text', text: 'hi' }]);
+  test('keeps unknown fields inside known blocks and new source types, as sent', () => {
+    const content = [
+      { type: 'text', text: 'hi', surprise: 1 },
+      { type: 'image', source: { type: 'file', file_id: 'file_1' } },
+      { type: 'image', source: { type: 'base64', media_type: 'image/heic', data: 'AAAA' } },
+    ];
+    const result = validateMessagesBody({ ...valid, messages: [{ role: 'user', content }] });
+    expect(result.ok && result.value.messages[0].content).toBe(content);
   });
 
   test('rejects bodies that are not objects', () => {
@@ -95,8 +141,8 @@ describe('validateMessagesBody', () => {
     const secret = 'sk-ant-secret-value-1234567890';
     for (const body of [
       { ...valid, model: 42, max_tokens: secret },
-      { ...valid, messages: [{ role: secret, content: secret }] },
-      { ...valid, messages: [{ role: 'user', content: [{ type: secret }] }] },
+      { ...valid, messages: [{ role: secret, content: 42 }] },
+      { ...valid, messages: [{ role: 'user', content: [{ type: 42, text: secret }] }] },
       { ...valid, tool_choice: { type: secret } },
     ]) {
       expect(errorOf(body)).not.toContain(secret);

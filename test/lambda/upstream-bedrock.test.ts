@@ -112,7 +112,10 @@ describe('bedrock-invoke (InvokeModelWithResponseStream / InvokeModel)', () => {
       signatureValid: true,
       httpVersion: '1.1',
     });
-    expect(sent.body).toEqual({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 256, messages: [{ role: 'user', content: 'Say hello' }] });
+    // metadata goes to Bedrock as sent: Claude Code's own Bedrock mode sends it (test/fixtures/claude-code).
+    expect(sent.body).toEqual({
+      anthropic_version: 'bedrock-2023-05-31', max_tokens: 256, messages: [{ role: 'user', content: 'Say hello' }], metadata: { user_id: 'u1' },
+    });
   });
 
   test('passes thinking, signatures, redacted thinking, tool input deltas and cache usage through unchanged', async () => {

@@ -230,6 +230,31 @@ describe('request translation', () => {
       .toThrow(expect.objectContaining({ kind: 'validation', message: expect.stringContaining('tool_reference') }));
   });
 
+  test('keeps a system-role turn where it is, as a system message', () => {
+    const out = toOpenAIRequest({
+      model: 'x',
+      max_tokens: 5,
+      system: 'sys',
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'system', content: [{ type: 'text', text: 'Answer in French.' }] },
+        { role: 'user', content: 'again' },
+      ],
+    }, model('open-llama'), false);
+    expect(out.messages).toEqual([
+      { role: 'system', content: 'sys' },
+      { role: 'user', content: 'hi' },
+      { role: 'system', content: 'Answer in French.' },
+      { role: 'user', content: 'again' },
+    ]);
+  });
+
+  test('answers a block type it does not know with a validation error naming it, instead of dropping it', () => {
+    const audio = { type: 'audio', source: { type: 'base64', media_type: 'audio/wav', data: 'UklGRg==' } } as never;
+    expect(() => toOpenAIRequest({ model: 'x', max_tokens: 1, messages: [{ role: 'user', content: [audio] }] }, model('open-llama'), true))
+      .toThrow(expect.objectContaining({ kind: 'validation', message: expect.stringMatching(/^messages\.0\.content\.0: audio blocks cannot be translated for an OpenAI-compatible server/) }));
+  });
+
   test('rejects Anthropic server tools and PDF documents as validation errors', () => {
     const m = model('open-llama');
     expect(() => toOpenAIRequest({ model: 'x', max_tokens: 1, messages: [], tools: [{ name: 'bash', type: 'bash_20250124' }] }, m, true))

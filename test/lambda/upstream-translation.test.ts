@@ -228,6 +228,33 @@ describe('ConverseTranslator', () => {
   });
 });
 
+describe('toConverseInput: parts the Converse API has no place for', () => {
+  const nova = new Catalogue().resolve('nova-pro')!;
+
+  test('a system-role turn becomes system content after the system prompt, and the turns around it are merged', () => {
+    const input = toConverseInput({
+      model: 'x',
+      max_tokens: 10,
+      system: 'You are terse.',
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'Say hi' }] },
+        { role: 'system', content: [{ type: 'text', text: 'Answer in French.' }] },
+        { role: 'user', content: 'Now.' },
+      ],
+    }, nova);
+    expect(input.system).toEqual([{ text: 'You are terse.' }, { text: 'Answer in French.' }]);
+    expect(input.messages).toEqual([{ role: 'user', content: [{ text: 'Say hi' }, { text: 'Now.' }] }]);
+  });
+
+  test('a block type or role the proxy does not know is a validation error that names it and where it is', () => {
+    const audio = { type: 'audio', source: { type: 'base64', media_type: 'audio/wav', data: 'UklGRg==' } } as never;
+    expect(() => toConverseInput({ model: 'x', max_tokens: 10, messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }, audio] }] }, nova))
+      .toThrow(expect.objectContaining({ kind: 'validation', message: expect.stringMatching(/^messages\.0\.content\.1: audio blocks cannot be translated for the Converse API/) }));
+    expect(() => toConverseInput({ model: 'x', max_tokens: 10, messages: [{ role: 'critic' as never, content: 'hi' }] }, nova))
+      .toThrow(expect.objectContaining({ kind: 'validation', message: expect.stringContaining('messages.0.role: the critic role cannot be translated') }));
+  });
+});
+
 describe('OpenAIChunkTranslator', () => {
   type Piece = { kind: 'text' | 'reasoning'; text: string } | { kind: 'tool'; id: string; name: string; args: string };
   const pieceArb: fc.Arbitrary<Piece> = fc.oneof(

@@ -26,6 +26,7 @@ export function finishReason(stop: StopReason | null): FinishReason | null {
     case null:
       return null;
     case 'max_tokens':
+    case 'model_context_window_exceeded':
       return 'length';
     case 'tool_use':
       return 'tool_calls';

@@ -15,8 +15,9 @@ export const CONTEXT_1M_BETA = 'context-1m-2025-08-07';
 
 /**
  * The Anthropic request body for Bedrock: `anthropic_version` in the body, no `model` or `stream` (InvokeModel takes
- * them from the path); betas as `anthropic_beta`. `metadata` is not accepted by Bedrock and is dropped. Fields that
- * passed the front end's allowlist (`extra`) go through; the typed fields win over them.
+ * them from the path); betas as `anthropic_beta`. Everything else the client sent goes through as sent (`extra`, the
+ * fields the front end let through, unknown ones included); the typed fields win over them. This is the body Claude
+ * Code's own Bedrock mode sends for the same conversation (test/fixtures/claude-code/).
  */
 export function anthropicBody(request: CanonicalRequest, model: ResolvedModel): Record<string, unknown> {
   const body: Record<string, unknown> = { ...(request.extra ?? {}) };
@@ -31,6 +32,7 @@ export function anthropicBody(request: CanonicalRequest, model: ResolvedModel): 
   if (request.tools !== undefined) body.tools = request.tools;
   if (request.tool_choice !== undefined) body.tool_choice = request.tool_choice;
   if (request.thinking !== undefined) body.thinking = request.thinking;
+  if (request.metadata !== undefined) body.metadata = request.metadata;
   const betas = [...(request.anthropic_beta ?? [])];
   // Models whose standard window is already 1M tokens need no beta for `[1m]`.
   if (model.longContext && (model.contextWindow ?? 0) < 1_000_000 && !betas.includes(CONTEXT_1M_BETA)) {
@@ -39,7 +41,6 @@ export function anthropicBody(request: CanonicalRequest, model: ResolvedModel): 
   if (betas.length > 0) body.anthropic_beta = betas;
   delete body.model;
   delete body.stream;
-  delete body.metadata;
   return body;
 }
 

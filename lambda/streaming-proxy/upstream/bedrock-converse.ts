@@ -28,8 +28,11 @@ import {
   type ToolResultContentBlock,
 } from '@aws-sdk/client-bedrock-runtime';
 import {
+  firstUnknownPart,
+  systemTurnText,
   UpstreamError,
   type CanonicalEvent,
+  type CanonicalMessage,
   type CanonicalRequest,
   type ContentBlock,
   type DocumentBlock,
@@ -41,7 +44,7 @@ import {
 } from '../../shared/canonical';
 import { foundationModelId, isClaude } from '../catalogue';
 import { CallControl, runStream, type UpstreamTimeouts } from './call-control';
-import { claudeOnlyBlock, exceptionMember, toUpstreamError } from './errors';
+import { claudeOnlyBlock, exceptionMember, toUpstreamError, untranslatable } from './errors';
 import type { ResolvedModel, Upstream, UpstreamCall } from './types';
 
 const WHAT = 'Bedrock';
@@ -166,6 +169,10 @@ function toConverseContent(content: string | ContentBlock[], counter: { document
   return out;
 }
 
+function asBlocks(content: string | ContentBlock[]): ContentBlock[] {
+  return typeof content === 'string' ? [{ type: 'text', text: content }] : content;
+}
+
 function toolChoice(choice: CanonicalRequest['tool_choice']): ToolChoice | undefined {
   switch (choice?.type) {
     case 'any': return { any: {} };
@@ -178,33 +185,50 @@ function toolChoice(choice: CanonicalRequest['tool_choice']): ToolChoice | undef
 
 /** The Converse request for a canonical request. Throws UpstreamError('validation') for content Converse cannot carry. */
 export function toConverseInput(request: CanonicalRequest, model: ResolvedModel): ConverseInput {
+  const unknown = firstUnknownPart(request.messages);
+  if (unknown) throw untranslatable(unknown, 'the Converse API');
   const counter = { documents: 0 };
+  // Converse has one system prompt and strictly alternating turns: a system-role turn in the conversation becomes
+  // system content (after the top-level system prompt, in order), and the turns around it are merged.
+  const turns: CanonicalMessage[] = [];
+  const systemTurns: string[] = [];
+  for (const m of request.messages) {
+    if (m.role === 'system') {
+      const text = systemTurnText(m);
+      if (text.length > 0) systemTurns.push(text);
+      continue;
+    }
+    const last = turns[turns.length - 1];
+    if (last && last.role === m.role) turns[turns.length - 1] = { role: m.role, content: [...asBlocks(last.content), ...asBlocks(m.content)] };
+    else turns.push(m);
+  }
   const input: ConverseInput = {
     modelId: model.target,
-    messages: request.messages.map((m) => ({ role: m.role, content: toConverseContent(m.content, counter) })),
+    messages: turns.map((m) => ({ role: m.role as 'user' | 'assistant', content: toConverseContent(m.content, counter) })),
   };
-  if (request.system !== undefined) {
-    const system: SystemContentBlock[] = [];
-    if (typeof request.system === 'string') {
-      if (request.system.length > 0) system.push({ text: request.system });
-    } else {
-      for (const block of request.system) {
-        system.push({ text: block.text });
-        if (block.cache_control) system.push({ cachePoint: { type: 'default' } });
-      }
+  const system: SystemContentBlock[] = [];
+  if (typeof request.system === 'string') {
+    if (request.system.length > 0) system.push({ text: request.system });
+  } else {
+    for (const block of request.system ?? []) {
+      if (block.type !== 'text') throw untranslatable({ path: 'system', what: `${(block as { type: string }).type} blocks` }, 'the Converse API');
+      system.push({ text: block.text });
+      if (block.cache_control) system.push({ cachePoint: { type: 'default' } });
     }
-    if (system.length > 0) input.system = system;
   }
+  for (const text of systemTurns) system.push({ text });
+  if (system.length > 0) input.system = system;
   const inference: NonNullable<ConverseInput['inferenceConfig']> = { maxTokens: request.max_tokens };
   if (request.temperature !== undefined) inference.temperature = request.temperature;
   if (request.top_p !== undefined) inference.topP = request.top_p;
   if (request.stop_sequences && request.stop_sequences.length > 0) inference.stopSequences = request.stop_sequences;
   input.inferenceConfig = inference;
   if (request.tools && request.tools.length > 0) {
-    const tools: Tool[] = request.tools.map((tool) => {
+    const tools: Tool[] = request.tools.map((tool, i) => {
       if (tool.type && tool.type !== 'custom') {
         throw invalid(`the ${tool.type} tool is an Anthropic tool and is not available for this model`);
       }
+      if (typeof tool.name !== 'string' || tool.name.length === 0) throw invalid(`tools.${i}.name: is required`);
       return {
         toolSpec: {
           name: tool.name,

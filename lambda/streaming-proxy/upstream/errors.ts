@@ -95,6 +95,15 @@ export function claudeOnlyBlock(type: string): UpstreamError {
   return new UpstreamError('validation', `${type} blocks come from Claude's tool search; only Claude models accept them`);
 }
 
+/**
+ * A block type or role the proxy does not know (a newer Anthropic API feature), in a request to a model that is not
+ * reached through an Anthropic-native upstream: a validation error (400) that names it and where it is. Claude models
+ * take such parts unchanged.
+ */
+export function untranslatable(part: { path: string; what: string }, to: string): UpstreamError {
+  return new UpstreamError('validation', `${part.path}: ${part.what} cannot be translated for ${to}; only Claude models served through InvokeModel or the Messages endpoint take them unchanged`);
+}
+
 export class UpstreamTimeout extends Error {
   public readonly name = 'UpstreamTimeout';
 }

@@ -11,10 +11,12 @@ import * as https from 'https';
 import type { GetSecretValueCommand as GetSecretValueCommandType, SecretsManagerClient as SecretsManagerClientType } from '@aws-sdk/client-secrets-manager';
 import { readText } from './bedrock-http';
 import { CallControl, END_OF_STREAM, runStream, type UpstreamTimeouts } from './call-control';
-import { claudeOnlyBlock, errorFromHttpResponse, isConnectionDrop, kindForStatus, toUpstreamError } from './errors';
+import { claudeOnlyBlock, errorFromHttpResponse, isConnectionDrop, kindForStatus, toUpstreamError, untranslatable } from './errors';
 import { readSse } from './sse';
 import type { ResolvedModel, Upstream, UpstreamCall } from './types';
 import {
+  firstUnknownPart,
+  systemTurnText,
   UpstreamError,
   type CanonicalEvent,
   type CanonicalMessage,
@@ -143,13 +145,21 @@ function assistantMessage(content: string | ContentBlock[]): OpenAIMessage {
 }
 
 export function toOpenAIRequest(request: CanonicalRequest, model: ResolvedModel, stream: boolean): OpenAIRequest {
+  const unknown = firstUnknownPart(request.messages);
+  if (unknown) throw untranslatable(unknown, 'an OpenAI-compatible server');
   const messages: OpenAIMessage[] = [];
   if (request.system !== undefined) {
+    if (typeof request.system !== 'string') {
+      const other = request.system.find((b) => b.type !== 'text');
+      if (other) throw untranslatable({ path: 'system', what: `${(other as { type: string }).type} blocks` }, 'an OpenAI-compatible server');
+    }
     const text = typeof request.system === 'string' ? request.system : request.system.map((b) => b.text).join('\n');
     if (text.length > 0) messages.push({ role: 'system', content: text });
   }
   for (const m of request.messages as CanonicalMessage[]) {
     if (m.role === 'user') messages.push(...userMessages(m.content));
+    // Chat Completions takes system messages anywhere in the conversation: a system-role turn stays where it is.
+    else if (m.role === 'system') messages.push({ role: 'system', content: systemTurnText(m) });
     else messages.push(assistantMessage(m.content));
   }
   const out: OpenAIRequest = { model: model.target, messages, max_tokens: request.max_tokens, stream };
