@@ -457,7 +457,7 @@ export interface CatalogueOptions {
   readonly models?: ModelsConfig;
   /** PROXY_CLAUDE_FALLBACK. Default `global`. */
   readonly claudeFallback?: ClaudeFallback;
-  /** PROXY_UPSTREAM. `mock` answers every model name with the mock upstream. Default `bedrock`. */
+  /** PROXY_UPSTREAM. `mock` answers every model the catalogue resolves with the mock upstream. Default `bedrock`. */
   readonly upstream?: 'bedrock' | 'mock';
 }
 
@@ -501,12 +501,10 @@ export class Catalogue {
     if (bare.length === 0) return undefined;
 
     const entry = this.byName.get(bare.toLowerCase()) ?? this.claudeByPattern(bare.toLowerCase());
-    if (this.mock) {
-      // PROXY_UPSTREAM=mock answers every model with the mock; catalogue data (prices, names) still applies.
-      const base: ModelEntry = entry ?? { id: bare, upstream: 'mock', target: bare };
-      return { ...base, upstream: 'mock', requested, longContext };
-    }
     if (!entry) return undefined;
+    // PROXY_UPSTREAM=mock resolves names exactly as production does (a name production does not serve is the same 404
+    // locally) and answers every model it resolves with the mock; catalogue data (prices, limits, names) still applies.
+    if (this.mock) return { ...entry, upstream: 'mock', requested, longContext };
     return { ...entry, requested, longContext };
   }
 

@@ -130,10 +130,17 @@ describe('PROXY_MODELS', () => {
 });
 
 describe('PROXY_UPSTREAM=mock', () => {
-  test('answers every model name with the mock, keeping catalogue data where there is some', () => {
-    const catalogue = new Catalogue({ upstream: 'mock' });
-    expect(catalogue.resolve('claude-sonnet-4-6[1m]')).toMatchObject({ upstream: 'mock', id: 'claude-sonnet-4-6', longContext: true, pricing: { inputPerMTok: 3 } });
-    expect(catalogue.resolve('anything-at-all')).toMatchObject({ upstream: 'mock', id: 'anything-at-all', target: 'anything-at-all' });
+  test('resolves names exactly as production does and answers each resolved model with the mock, keeping catalogue data', () => {
+    const mock = new Catalogue({ upstream: 'mock' });
+    const production = new Catalogue();
+    expect(mock.resolve('claude-sonnet-4-6[1m]')).toMatchObject({ upstream: 'mock', id: 'claude-sonnet-4-6', longContext: true, pricing: { inputPerMTok: 3 } });
+    // Claude Code's own names go through the claude-* rule, as they do in production.
+    expect(mock.resolve('claude-opus-9-9')).toMatchObject({ upstream: 'mock', target: 'global.anthropic.claude-opus-9-9' });
+    for (const name of ['anything-at-all', 'gpt-4o', 'claude_bad name']) {
+      expect(production.resolve(name)).toBeUndefined();
+      expect(mock.resolve(name)).toBeUndefined();
+    }
+    expect(new Catalogue({ upstream: 'mock', claudeFallback: 'none' }).resolve('claude-opus-9-9')).toBeUndefined();
   });
 });
 

@@ -42,7 +42,7 @@ describe('dev server with the official SDKs', () => {
       max_tokens: 4096,
       thinking: { type: 'enabled', budget_tokens: 1024 },
       tools: [weather],
-      messages: [{ role: 'user', content: 'What is the weather in Paris? Use get_weather.' }],
+      messages: [{ role: 'user', content: 'What is the weather in Paris? [[mock: tool=get_weather city=Paris]]' }],
     });
     const seen = new Set<string>();
     let thinking = '';
@@ -62,7 +62,7 @@ describe('dev server with the official SDKs', () => {
     const [thought, , toolUse] = message.content;
     expect(thought).toMatchObject({ type: 'thinking', thinking, signature });
     expect(signature.length).toBeGreaterThan(20);
-    expect(toolUse).toMatchObject({ type: 'tool_use', name: 'get_weather', input: { city: 'mock', unit: 'celsius' } });
+    expect(toolUse).toMatchObject({ type: 'tool_use', name: 'get_weather', input: { city: 'Paris', unit: 'celsius' } });
     expect(JSON.parse(json)).toEqual((toolUse as Anthropic.ToolUseBlock).input);
     expect(message.usage.input_tokens).toBeGreaterThan(0);
 
@@ -114,7 +114,7 @@ describe('dev server with the official SDKs', () => {
       stream: true,
       stream_options: { include_usage: true },
       tools: [{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: weather.input_schema } }],
-      messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Weather in Rome? Call get_weather.' }],
+      messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Weather in Rome? [[mock: tool=get_weather city=Rome]]' }],
     });
     let content = '';
     const calls: Record<number, { id?: string; name?: string; args: string }> = {};
@@ -138,7 +138,7 @@ describe('dev server with the official SDKs', () => {
     expect(content).toBe('I will call the get_weather tool.');
     expect(finish).toBe('tool_calls');
     expect(calls[0]).toMatchObject({ id: expect.stringMatching(/^toolu_mock_/), name: 'get_weather' });
-    expect(JSON.parse(calls[0].args)).toEqual({ city: 'mock', unit: 'celsius' });
+    expect(JSON.parse(calls[0].args)).toEqual({ city: 'Rome', unit: 'celsius' });
     expect(usage!.total_tokens).toBe(usage!.prompt_tokens + usage!.completion_tokens);
 
     const answer = await openai.chat.completions.create({

@@ -1,17 +1,27 @@
 /**
- * The embedded mock model: deterministic (the same request gives the same answer), with realistic canonical events —
- * text, tool use with streamed `input_json_delta`, extended thinking with `signature_delta`, prompt-cache usage,
- * stop sequences and max_tokens — and configurable pacing. The dev server's default upstream and the tests' upstream.
+ * The embedded mock model: deterministic (the same request gives the same answer; only ids are unique), with realistic
+ * canonical events — text, tool use with streamed `input_json_delta`, extended thinking with `signature_delta`,
+ * prompt-cache usage, structured outputs, stop sequences and max_tokens — and configurable pacing. The dev server's
+ * default upstream and the tests' upstream.
  *
- * The last user message may steer it with a directive such as `[[mock: words=200 delay=20]]`:
+ * It is a good partner for an agent loop (Claude Code, Codex CLI, SDK tool runners): it calls a tool only when a
+ * directive asks for it (or `tool_choice` forces one), with an input generated from that tool's `input_schema`
+ * (required properties, right types) and the values the directive gives; it answers a turn that ends in a tool result
+ * with text and `end_turn`; and it answers `output_config.format` (and so OpenAI `response_format: json_schema`) with
+ * JSON that satisfies the schema.
+ *
+ * The last user message steers it with a directive such as `[[mock: words=200 delay=20]]`:
  *   words=N       reply length in words            bytes=N     reply of about N bytes (large-response tests)
  *   delay=MS      pause between deltas             first_delay=MS  pause before message_start
  *   think=N       thinking length in words (when thinking is enabled)
- *   tool=NAME     call this tool
+ *   tool=NAME     call this tool; every other key=value is a value for the tool's input, e.g.
+ *                 `[[mock: tool=Write file_path=/tmp/a.txt content="two words"]]` (quote values with spaces;
+ *                 `input.words=3` names an input property that is also a directive)
  *   error=KIND    fail with an UpstreamError of this kind (throttling, overloaded, validation, access_denied,
  *                 not_found, timeout, internal); after=N lets N events through first (a mid-stream failure)
+ * Text blocks that are entirely a `<system-reminder>` (Claude Code adds them) are not part of the prompt it quotes.
  */
-import { createHash } from 'crypto';
+import { createHash, randomBytes } from 'crypto';
 import {
   type CanonicalEvent,
   type CanonicalRequest,
@@ -24,6 +34,7 @@ import {
 } from '../../shared/canonical';
 import { MessageAccumulator } from '../accumulate';
 import { estimateInputTokens } from '../estimate';
+import { exampleFor } from './schema-example';
 import type { Upstream, UpstreamCall } from './types';
 
 export interface MockUpstreamOptions {
@@ -60,7 +71,11 @@ interface Directives {
   tool?: string;
   error?: UpstreamErrorKind;
   after?: number;
+  /** Values for the input of the tool the directive calls. */
+  input: Record<string, unknown>;
 }
+
+const DIRECTIVE_KEYS = new Set(['words', 'bytes', 'delay', 'first_delay', 'think', 'tool', 'error', 'after']);
 
 export class MockUpstream implements Upstream {
   public readonly kind = 'mock' as const;
@@ -85,9 +100,9 @@ export class MockUpstream implements Upstream {
 
   private async *generate(call: UpstreamCall): AsyncGenerator<CanonicalEvent> {
     const { request, signal } = call;
-    const userText = lastUserText(request);
-    const d = parseDirectives(userText);
-    const prompt = userText.replace(/\[\[mock:[^\]]*\]\]/g, '').trim();
+    const turn = promptTurn(request);
+    const d = parseDirectives(turn.text);
+    const prompt = turn.prompt;
     const delay = d.delay ?? this.options.deltaDelayMs ?? 0;
     const wordsPerDelta = Math.max(1, this.options.wordsPerDelta ?? 4);
     const seed = createHash('sha256').update(request.model).update(JSON.stringify(request.messages)).digest('hex');
@@ -114,7 +129,7 @@ export class MockUpstream implements Upstream {
     yield gate({
       type: 'message_start',
       message: {
-        id: `msg_mock_${seed.slice(0, 24)}`,
+        id: `msg_mock_${uniqueId()}`,
         type: 'message',
         role: 'assistant',
         model: call.model.target,
@@ -130,13 +145,15 @@ export class MockUpstream implements Upstream {
     if (request.thinking && request.thinking.type !== 'disabled') {
       yield gate({ type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } });
       const thoughtWords = words(`Thinking about "${snippet(prompt)}".`, d.think ?? this.options.thinkingWords ?? 30, seed);
+      // `display: "omitted"`: Claude thinks (and bills the tokens) but sends only the signature.
+      const shown = request.thinking.display !== 'omitted';
       let thought = '';
       for (const piece of pieces(thoughtWords, wordsPerDelta)) {
         if (signal.aborted) return;
         await sleep(delay, signal);
         thought += piece;
         outputTokens += tokens(piece);
-        yield gate({ type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: piece } });
+        if (shown) yield gate({ type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: piece } });
       }
       const signature = createHash('sha256').update(thought).digest('base64');
       yield gate({ type: 'content_block_delta', index, delta: { type: 'signature_delta', signature } });
@@ -144,11 +161,14 @@ export class MockUpstream implements Upstream {
       index++;
     }
 
-    const tool = chooseTool(request, prompt, d.tool);
+    const tool = chooseTool(request, turn.afterToolResult ? undefined : d.tool);
+    const format = structuredFormat(request);
     const intro = tool ? `I will call the ${tool.name} tool.` : replyIntro(request, prompt);
-    const textPieces = d.bytes !== undefined && !tool
-      ? byteChunks(intro, d.bytes, seed)
-      : pieces(words(intro, tool ? 0 : d.words ?? this.options.replyWords ?? 40, seed), wordsPerDelta);
+    const textPieces = format && !tool
+      ? jsonPieces(JSON.stringify(exampleFor(format.schema)))
+      : d.bytes !== undefined && !tool
+        ? byteChunks(intro, d.bytes, seed)
+        : pieces(words(intro, tool ? 0 : d.words ?? this.options.replyWords ?? 40, seed), wordsPerDelta);
 
     yield gate({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
     const stops = (request.stop_sequences ?? []).filter((s) => s.length > 0);
@@ -186,8 +206,8 @@ export class MockUpstream implements Upstream {
     index++;
 
     if (tool && stopReason === 'end_turn') {
-      const id = `toolu_mock_${seed.slice(24, 48)}`;
-      const json = JSON.stringify(exampleValue(tool.input_schema ?? { type: 'object' }, 0) ?? {});
+      const id = `toolu_mock_${uniqueId()}`;
+      const json = JSON.stringify(exampleFor(tool.input_schema ?? { type: 'object' }, { given: d.input }));
       yield gate({ type: 'content_block_start', index, content_block: { type: 'tool_use', id, name: tool.name, input: {} } });
       const step = Math.max(1, Math.ceil(json.length / 3));
       for (let at = 0; at < json.length; at += step) {
@@ -224,14 +244,45 @@ export class MockUpstream implements Upstream {
   }
 }
 
-function lastUserText(request: CanonicalRequest): string {
+/** Ids are unique (clients key tool results and messages by them); everything else is deterministic. */
+function uniqueId(): string {
+  return randomBytes(12).toString('hex');
+}
+
+const REMINDER = /^\s*<system-reminder>[\s\S]*<\/system-reminder>\s*$/;
+
+/**
+ * The user turn that steers the reply: the last user message with prompt text (directives are read from all of its
+ * text), and whether the conversation has moved on to a tool result since.
+ */
+function promptTurn(request: CanonicalRequest): { text: string; prompt: string; afterToolResult: boolean } {
+  let afterToolResult = false;
   for (let i = request.messages.length - 1; i >= 0; i--) {
     const m = request.messages[i];
     if (m.role !== 'user') continue;
-    if (typeof m.content === 'string') return m.content;
-    return m.content.map((b) => (b.type === 'text' ? b.text : '')).filter((t) => t).join('\n');
+    const texts = typeof m.content === 'string'
+      ? [m.content]
+      : m.content.filter((b): b is Extract<ContentBlock, { type: 'text' }> => b.type === 'text').map((b) => b.text);
+    const prompt = texts.filter((t) => !REMINDER.test(t)).join('\n').replace(/\[\[mock:[^\]]*\]\]/g, '').trim();
+    const asked = texts.some((t) => t.includes('[[mock:'));
+    if (prompt.length > 0 || asked) return { text: texts.join('\n'), prompt, afterToolResult };
+    if (typeof m.content !== 'string' && m.content.some((b) => b.type === 'tool_result')) afterToolResult = true;
   }
-  return '';
+  return { text: '', prompt: '', afterToolResult };
+}
+
+/** The JSON schema of `output_config.format` (structured outputs), when the request asks for one. */
+function structuredFormat(request: CanonicalRequest): { schema: unknown } | undefined {
+  const config = request.extra?.output_config as { format?: { type?: unknown; schema?: unknown } } | undefined;
+  if (config?.format?.type !== 'json_schema') return undefined;
+  return { schema: config.format.schema ?? {} };
+}
+
+/** A JSON document in deltas of about 16 characters. */
+function jsonPieces(json: string): string[] {
+  const out: string[] = [];
+  for (let at = 0; at < json.length; at += 16) out.push(json.slice(at, at + 16));
+  return out;
 }
 
 function lastToolResult(request: CanonicalRequest): string | undefined {
@@ -243,12 +294,22 @@ function lastToolResult(request: CanonicalRequest): string | undefined {
   return (result.content ?? []).map((b) => (b.type === 'text' ? b.text : `[${b.type}]`)).join(' ');
 }
 
-function parseDirectives(text: string): Directives {
-  const out: Directives = {};
-  for (const match of text.matchAll(/\[\[mock:([^\]]*)\]\]/g)) {
-    for (const pair of match[1].trim().split(/[\s;,]+/)) {
-      const [key, value] = pair.split('=', 2);
-      if (!key || value === undefined) continue;
+/** `key=value` pairs of every `[[mock: …]]` directive; values may be "quoted" (JSON string escapes) or JSON. */
+export function parseDirectives(text: string): Directives {
+  const out: Directives = { input: {} };
+  for (const match of text.matchAll(/\[\[mock:((?:[^\]"]|"(?:[^"\\]|\\.)*")*)\]\]/g)) {
+    for (const pair of match[1].matchAll(/([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|[^\s;,"]+)/g)) {
+      const key = pair[1];
+      const raw = pair[2];
+      const value = raw.startsWith('"') ? parseJson(raw) ?? raw.slice(1, -1) : raw;
+      if (key.startsWith('input.')) {
+        out.input[key.slice('input.'.length)] = raw.startsWith('"') ? value : parseJson(raw) ?? raw;
+        continue;
+      }
+      if (!DIRECTIVE_KEYS.has(key)) {
+        out.input[key] = raw.startsWith('"') ? value : parseJson(raw) ?? raw;
+        continue;
+      }
       const n = Number(value);
       const num = Number.isFinite(n) && n >= 0 ? Math.floor(n) : undefined;
       switch (key) {
@@ -258,15 +319,22 @@ function parseDirectives(text: string): Directives {
         case 'first_delay': out.firstDelay = num; break;
         case 'think': out.think = num; break;
         case 'after': out.after = num; break;
-        case 'tool': out.tool = value; break;
-        case 'error':
-          if ((ERROR_KINDS as readonly string[]).includes(value)) out.error = value as UpstreamErrorKind;
+        case 'tool': out.tool = String(value); break;
+        default:
+          if ((ERROR_KINDS as readonly string[]).includes(String(value))) out.error = value as UpstreamErrorKind;
           break;
-        default: break;
       }
     }
   }
   return out;
+}
+
+function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
 }
 
 function replyIntro(request: CanonicalRequest, prompt: string): string {
@@ -331,48 +399,18 @@ function firstStop(text: string, stops: readonly string[], newFrom: number): { a
   return best;
 }
 
-function chooseTool(request: CanonicalRequest, prompt: string, forced: string | undefined): ToolDefinition | undefined {
-  const tools = (request.tools ?? []).filter((t) => t.type === undefined || t.type === 'custom');
+/**
+ * The tool to call: the one a directive names, or the one `tool_choice` forces (`tool`, or the first for `any`, since
+ * the API requires a call then). Never a tool merely mentioned in the prompt: an agent's prompt names its tools.
+ */
+function chooseTool(request: CanonicalRequest, directed: string | undefined): ToolDefinition | undefined {
+  const tools = (request.tools ?? []).filter((t) => (t.type === undefined || t.type === 'custom') && typeof t.name === 'string');
   const choice = request.tool_choice;
   if (tools.length === 0 || choice?.type === 'none') return undefined;
-  if (lastToolResult(request) !== undefined && choice?.type !== 'any' && choice?.type !== 'tool') return undefined;
   if (choice?.type === 'tool') return tools.find((t) => t.name === choice.name);
-  const named = tools.find((t) => t.name === forced) ?? tools.find((t) => prompt.includes(t.name));
+  const named = directed === undefined ? undefined : tools.find((t) => t.name === directed);
   if (named) return named;
   return choice?.type === 'any' ? tools[0] : undefined;
-}
-
-/** A value that satisfies a (simple) JSON schema: the first enum value, the const, or a typed example. */
-function exampleValue(schema: unknown, depth: number): unknown {
-  if (typeof schema !== 'object' || schema === null || depth > 5) return null;
-  const s = schema as Record<string, unknown>;
-  if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[0];
-  if ('const' in s) return s.const;
-  if (s.default !== undefined) return s.default;
-  for (const key of ['anyOf', 'oneOf', 'allOf']) {
-    if (Array.isArray(s[key]) && (s[key] as unknown[]).length > 0) return exampleValue((s[key] as unknown[])[0], depth + 1);
-  }
-  const type = Array.isArray(s.type) ? s.type[0] : s.type;
-  switch (type) {
-    case 'string':
-      return 'mock';
-    case 'integer':
-    case 'number':
-      return typeof s.minimum === 'number' ? s.minimum : 1;
-    case 'boolean':
-      return true;
-    case 'null':
-      return null;
-    case 'array':
-      return s.items ? [exampleValue(s.items, depth + 1)] : [];
-    default: {
-      const properties = (s.properties ?? {}) as Record<string, unknown>;
-      const required = Array.isArray(s.required) ? (s.required as string[]) : Object.keys(properties);
-      const out: Record<string, unknown> = {};
-      for (const name of required) out[name] = exampleValue(properties[name] ?? { type: 'string' }, depth + 1);
-      return out;
-    }
-  }
 }
 
 /** The request up to and including the last block marked with cache_control, or undefined when none is marked. */
