@@ -114,6 +114,19 @@ describe('messagesToCanonical', () => {
       .toEqual({ output_config: { format: { type: 'json_schema', schema: {} } } });
   });
 
+  test('holds back a turn\'s output_config (per-turn control) unless its beta is sent, leaving the rest of the turn as sent', () => {
+    const turn = { role: 'system', content: [{ type: 'text', text: 'Be brief.' }], output_config: { effort: 'medium' } };
+    const messages = [{ role: 'user', content: 'hi' }, turn] as unknown as MessagesBody['messages'];
+    const off = messagesToCanonical({ ...body, messages }, { betaHeader: 'per-turn-control-2026-07-01', extraBetas: [], modelNames: OPUS_5_5 });
+    expect(off.request.messages).toEqual([{ role: 'user', content: 'hi' }, { role: 'system', content: [{ type: 'text', text: 'Be brief.' }] }]);
+    expect(off.request.messages[0]).toBe(messages[0]);
+    expect(off.dropped.fields).toEqual(['messages[].output_config']);
+    const on = messagesToCanonical({ ...body, messages }, {
+      betaHeader: 'per-turn-control-2026-07-01', extraBetas: ['per-turn-control-2026-07-01'], modelNames: OPUS_5_5,
+    });
+    expect(on.request.messages).toBe(messages);
+  });
+
   test('keeps system-role turns and blocks of unknown types in the conversation, as sent', () => {
     const messages = [
       { role: 'user', content: [{ type: 'text', text: 'hi' }, { type: 'brand_new_block', payload: { x: 1 } }] },

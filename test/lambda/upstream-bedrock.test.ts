@@ -141,7 +141,7 @@ describe('bedrock-invoke (InvokeModelWithResponseStream / InvokeModel)', () => {
       tools: [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }],
       tool_choice: { type: 'auto' },
       thinking: { type: 'enabled', budget_tokens: 1024 },
-      anthropic_beta: ['interleaved-thinking-2025-05-14'],
+      anthropic_beta: ['interleaved-thinking-2025-05-14', 'context-management-2025-06-27'],
       extra: { context_management: { edits: [] }, model: 'must-not-leak', stream: true },
       temperature: 1,
       top_k: 5,
@@ -155,7 +155,7 @@ describe('bedrock-invoke (InvokeModelWithResponseStream / InvokeModel)', () => {
       tools: [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }],
       tool_choice: { type: 'auto' },
       thinking: { type: 'enabled', budget_tokens: 1024 },
-      anthropic_beta: ['interleaved-thinking-2025-05-14', 'context-1m-2025-08-07'],
+      anthropic_beta: ['interleaved-thinking-2025-05-14', 'context-management-2025-06-27', 'context-1m-2025-08-07'],
       context_management: { edits: [] },
       temperature: 1,
       top_k: 5,
@@ -199,7 +199,7 @@ describe('the fake against the real SDK command', () => {
   test('the SDK command decodes the same Claude events the upstream passes on', async () => {
     const m = model('claude-sonnet-4-6');
     fake.script({}, RICH);
-    const response = await sdkClient().send(new InvokeModelWithResponseStreamCommand({ modelId: m.target, body: JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 10, messages: [] }) }));
+    const response = await sdkClient().send(new InvokeModelWithResponseStreamCommand({ modelId: m.target, body: JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }) }));
     const viaSdk: unknown[] = [];
     for await (const part of response.body!) viaSdk.push(JSON.parse(new TextDecoder().decode(part.chunk!.bytes)));
     const viaUpstream = await collect(upstreams()(m).stream(call(m)));
@@ -218,7 +218,8 @@ describe('the fake against the real SDK command', () => {
     fake.enqueueFault({ kind: 'exception', afterEvents: 0, exception: 'throttlingException', message: 'Too many tokens' });
     // (The SDK reads the first frame before send() resolves, so the exception may surface from either.)
     await expect((async () => {
-      const response = await sdkClient().send(new InvokeModelWithResponseStreamCommand({ modelId: m.target, body: '{}' }));
+      const body = JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
+      const response = await sdkClient().send(new InvokeModelWithResponseStreamCommand({ modelId: m.target, body }));
       for await (const part of response.body!) void part;
     })()).rejects.toMatchObject({ name: 'ThrottlingException', message: 'Too many tokens' });
     fake.enqueueFault({ kind: 'exception', afterEvents: 0, exception: 'throttlingException', message: 'Too many tokens' });

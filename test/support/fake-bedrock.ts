@@ -28,6 +28,7 @@ import { EventStreamCodec, type MessageHeaders } from '@smithy/eventstream-codec
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import { claudeBodyProblem } from './bedrock-claude-contract';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Responses
@@ -97,6 +98,8 @@ export interface RecordedRequest {
   /** true / false when the fake knows the credentials; undefined when it does not. */
   signatureValid: boolean | undefined;
   authorization: 'sigv4' | 'bearer' | 'none';
+  /** Why the fake refused a Claude body as Bedrock would (bedrock-claude-contract.ts); undefined when it accepted it. */
+  rejected?: string;
 }
 
 export interface FakeBedrockOptions {
@@ -110,6 +113,8 @@ export interface FakeBedrockOptions {
   deniedModels?: string[];
   /** Default answer (when no script matches). */
   respond?: (request: FakeRequest) => FakeResponse;
+  /** Accept Claude bodies Bedrock would refuse (bedrock-claude-contract.ts). Default false: they get a 400. */
+  acceptAnyClaudeBody?: boolean;
 }
 
 /** What a script sees of a model call. */
@@ -545,11 +550,10 @@ export class FakeBedrock {
     }
     if (operation === 'messages' && typeof body.model === 'string') modelId = body.model;
 
-    if (this.recordRequests) {
-      this.requests.push({
-        method: req.method ?? '', path, httpVersion: req.httpVersion, operation, modelId, region, headers, body, signatureValid, authorization,
-      });
-    }
+    const recorded: RecordedRequest = {
+      method: req.method ?? '', path, httpVersion: req.httpVersion, operation, modelId, region, headers, body, signatureValid, authorization,
+    };
+    if (this.recordRequests) this.requests.push(recorded);
 
     if (!operation || req.method !== 'POST') {
       return this.error(res, 404, 'UnknownOperationException', `no such operation: ${req.method} ${pathname}`);
@@ -573,6 +577,13 @@ export class FakeBedrock {
     }
     if (this.options.deniedModels?.includes(modelId)) {
       return this.error(res, 403, 'AccessDeniedException', "You don't have access to the model with the specified model ID.");
+    }
+    if (!this.options.acceptAnyClaudeBody && (operation === 'invoke' || operation === 'invoke-with-response-stream' || operation === 'messages')) {
+      const problem = claudeBodyProblem(body, modelId, operation);
+      if (problem) {
+        recorded.rejected = problem;
+        return this.error(res, 400, 'ValidationException', problem);
+      }
     }
 
     // The request as a script sees it.

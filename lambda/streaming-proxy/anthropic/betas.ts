@@ -85,7 +85,7 @@ export const LONG_CONTEXT_BETA = 'context-1m-2025-08-07';
 
 /** Claude options that only some models (or only some betas) take on Bedrock. */
 export interface FieldRule {
-  /** A top-level field, or `field.option` for one option inside an object field. */
+  /** A top-level field, `field.option` for one option inside an object field, or `messages[].field` for a field of a turn. */
   readonly field: string;
   /** Sent only when this beta flag is sent. */
   readonly requiresBeta?: string;
@@ -95,6 +95,11 @@ export interface FieldRule {
 }
 
 export const FIELD_RULES: readonly FieldRule[] = [
+  {
+    field: 'messages[].output_config',
+    requiresBeta: 'per-turn-control-2026-07-01',
+    why: 'per-turn output settings (Claude Code puts one on its system-role turn) belong to the per-turn-control beta, which Bedrock does not take; Claude Code\'s Bedrock mode leaves them out',
+  },
   {
     field: 'context_management',
     requiresBeta: 'context-management-2025-06-27',

@@ -6,7 +6,7 @@
  */
 import { claudeModelInfo, FIELD_RULES, meets, selectBetas, type ClaudeModelInfo, type FieldRule } from './betas';
 import type { CountTokensBody, MessagesBody } from './validate';
-import type { CanonicalRequest } from '../../shared/canonical';
+import type { CanonicalMessage, CanonicalRequest } from '../../shared/canonical';
 
 /** Fields with a place of their own in the canonical request. */
 const CANONICAL_FIELDS = new Set([
@@ -38,7 +38,7 @@ export function messagesToCanonical(body: MessagesBody, options: TranslateOption
   const droppedFields: string[] = [];
   const request: CanonicalRequest = {
     model: body.model,
-    messages: body.messages,
+    messages: turnFields(body.messages, betas.allowed, info, droppedFields),
     max_tokens: body.max_tokens,
   };
   if (body.system !== undefined) request.system = body.system;
@@ -64,6 +64,26 @@ export function messagesToCanonical(body: MessagesBody, options: TranslateOption
 export function countTokensToCanonical(body: CountTokensBody, options: TranslateOptions): Translated {
   const maxTokens = body.thinking?.type === 'enabled' ? body.thinking.budget_tokens + 1 : 1;
   return messagesToCanonical({ ...body, max_tokens: maxTokens, stream: undefined }, options);
+}
+
+/** The turns without the fields (`messages[].output_config`) a rule holds back; the same array when there are none. */
+function turnFields(
+  messages: CanonicalMessage[], betas: readonly string[], info: ClaudeModelInfo | undefined, dropped: string[],
+): CanonicalMessage[] {
+  let out: CanonicalMessage[] | undefined;
+  for (const rule of FIELD_RULES) {
+    if (!rule.field.startsWith('messages[].')) continue;
+    const field = rule.field.slice('messages[].'.length);
+    if (ruleAllows(rule, betas, info)) continue;
+    for (let i = 0; i < messages.length; i++) {
+      if (!(field in messages[i])) continue;
+      out ??= [...messages];
+      const { [field]: _held, ...rest } = out[i] as unknown as Record<string, unknown>;
+      out[i] = rest as unknown as CanonicalMessage;
+      if (!dropped.includes(rule.field)) dropped.push(rule.field);
+    }
+  }
+  return out ?? messages;
 }
 
 function modelInfo(names: readonly string[] | undefined): ClaudeModelInfo | undefined {
