@@ -73,8 +73,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'zod@^4.6.7',
     'redis@^6.3.1',
     'fast-check@^4.10.2',
-    '@anthropic-ai/sdk@^1.12.0',
-    'openai@^7.57.0',
+    // Real clients are the contract: the suite runs them against the proxy (test/clients). Claude Code is pinned exactly
+    // (a release every few days; `npx projen test:clients:latest` checks @latest), the SDKs at their newest.
+    '@anthropic-ai/claude-code@2.1.332',
+    '@anthropic-ai/sdk@^1.16.0',
+    'openai@^7.59.0',
     'playwright-core@^1.65.1',
   ],
 
@@ -157,6 +160,23 @@ for (const step of ['default', 'pre-compile', 'compile', 'post-compile', 'test',
   testAll.spawn(project.tasks.tryFind(step)!);
 }
 testAll.spawn(testBindings);
+
+// Real clients as the contract: Claude Code, the SDKs (and Codex CLI) against the dev server, on the mock and through the
+// fake Bedrock. They run in `test` with everything else; these run just them, or them against @latest of each client.
+project.addTask('test:clients', {
+  description: 'Run the real-client tests (Claude Code CLI, SDKs) and the Claude Code fixture translation test',
+  exec: 'jest --coverage=false test/clients test/lambda/claude-code-fixtures.test.ts',
+  receiveArgs: true,
+});
+project.addTask('test:clients:latest', {
+  description: 'Install @latest of every client without saving it, and run the real-client tests against it (npm ci restores the pins)',
+  exec: 'bash test/clients/run-latest.sh',
+  receiveArgs: true,
+});
+project.addTask('record:claude-code', {
+  description: 'Record the installed Claude Code version\'s first request in first-party and Bedrock mode into test/fixtures/claude-code/',
+  exec: 'ts-node --transpile-only --project test/tsconfig.json test/clients/record-claude-code.ts',
+});
 
 // The local proxy on its embedded mock model (the README's main command).
 project.addTask('dev', {
