@@ -79,6 +79,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@anthropic-ai/sdk@^1.16.0',
     'openai@^7.59.0',
     'playwright-core@^1.65.1',
+    // The Node.js runtime interface client Lambda itself runs (test/lambda/real-runtime.test.ts runs the bundle under it).
+    'aws-lambda-ric@^4.0.2',
   ],
 
   jestOptions: {
@@ -98,6 +100,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
 // npm overrides: the registry serves the non-linux bindings of unrs-resolver only at 1.12.2,
 // and without this `npm ci` fails on a lockfile made on linux.
 project.package.addPackageResolutions('unrs-resolver@1.12.2');
+// aws-lambda-ric ships no binary: its preinstall builds curl and aws-lambda-cpp with cmake and its postinstall builds the
+// native Runtime API client (rapid-client.node) with node-gyp, which the runtime cannot start without. Approve those
+// scripts explicitly, so `npm ci` runs them under npm's allowScripts policy (a warning today, blocked when strict).
+project.package.addField('allowScripts', { 'aws-lambda-ric': true });
 // The Go module jsii-pacmak generates requires aws-cdk-lib's own dependencies at the versions installed here. Keep them at
 // the versions aws-cdk-lib 2.263.0 was released with (the ones its Go module requires), which the Go module proxy serves.
 project.package.file.addOverride('overrides.aws-cdk-lib', {
