@@ -2,6 +2,14 @@
  * Adapts the proxy to a Lambda response-streaming handler: the event (Function URL 2.0 or API Gateway REST 1.0) becomes
  * a ProxyRequest, and the response stream becomes a ResponseSink whose start() writes the HTTP prelude through
  * `awslambda.HttpResponseStream.from`. Used by index.ts with the real runtime and by the dev server with the shim.
+ *
+ * What the real runtime (aws-lambda-ric) does that shapes this file (test/lambda/real-runtime.test.ts runs the bundle
+ * under it; docs/runtime-contract.md has the whole list):
+ * - `HttpResponseStream.from` writes nothing: the prelude goes out with the first write() call, and a response that is
+ *   ended without one reaches the client as a 200 without its status and headers. start() therefore writes once.
+ * - When the connection that carries the response breaks (the client went away), the runtime rejects promises of its
+ *   own with the error it emits on the response stream, before anything handles them; Node's default for an unhandled
+ *   rejection ends the process. The sink recognises those errors so that one abort does not kill the environment.
  */
 import type { Writable } from 'stream';
 import { ProxyError } from './errors';
@@ -56,7 +64,11 @@ export function responseSink(responseStream: Writable, runtime: AwsLambdaRuntime
     if (!ended) gone.abort();
   };
   responseStream.once('close', onGone);
-  responseStream.once('error', onGone);
+  // Not once: the runtime's stream emits the same error twice (from the socket, then from its own destroy()).
+  responseStream.on('error', (err: unknown) => {
+    expectRuntimeRejection(err);
+    onGone();
+  });
 
   const waitForDrain = (stream: Writable): void => {
     if (drain) return;
@@ -94,6 +106,9 @@ export function responseSink(responseStream: Writable, runtime: AwsLambdaRuntime
     start(status: number, headers: Record<string, string>): void {
       if (out) throw new Error('the response has already started');
       out = runtime.HttpResponseStream.from(responseStream, { statusCode: status, headers });
+      // The runtime writes the prelude on the first write() call, empty or not: send the status and headers now, as
+      // start() promises, whether or not a body follows (a 204 preflight, a HEAD).
+      if (!out.destroyed) out.write('');
     },
     write(chunk: string | Uint8Array): Promise<void> | undefined {
       if (!out) throw new Error('write before start');
@@ -126,4 +141,32 @@ export function responseSink(responseStream: Writable, runtime: AwsLambdaRuntime
 function join(chunks: (string | Uint8Array)[]): string | Buffer {
   if (chunks.every((c) => typeof c === 'string')) return chunks.join('');
   return Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c)));
+}
+
+/**
+ * Errors that a response stream emitted. aws-lambda-ric's response stream is an HTTP request to the Runtime API; when
+ * that connection breaks it rejects two promises it keeps for itself (the Runtime API's answer) with the same error,
+ * while the handler is still running and before it awaits them, so Node reports them as unhandled rejections, and
+ * Node's default for those ends the process: the next invocation would pay a cold start, and others sharing the
+ * environment would fail. The sink has seen the error (the client is gone), so those rejections are expected.
+ */
+const runtimeRejections = new WeakSet<object>();
+let rejectionListener = false;
+
+/** Marks `err` (emitted by a response stream) as expected when it comes back as an unhandled rejection. */
+function expectRuntimeRejection(err: unknown): void {
+  if (typeof err !== 'object' || err === null) return;
+  runtimeRejections.add(err);
+  if (rejectionListener) return;
+  rejectionListener = true;
+  process.on('unhandledRejection', onUnhandledRejection);
+}
+
+/**
+ * Ignores the rejections marked by expectRuntimeRejection; any other one is treated as if this listener were not
+ * there: thrown (Node's default, which ends the process) unless another listener handles it.
+ */
+function onUnhandledRejection(reason: unknown): void {
+  if (typeof reason === 'object' && reason !== null && runtimeRejections.has(reason)) return;
+  if (process.listenerCount('unhandledRejection') <= 1) throw reason;
 }

@@ -3,6 +3,9 @@
  * joined into one chunk after the first, which goes out at once; separate turns stay separate chunks (streaming is
  * not delayed); end() flushes what is held back; backpressure is reported and nothing is reordered while waiting.
  */
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import * as esbuild from 'esbuild';
 import { awslambdaShim, ShimResponseStream } from '../../lambda/shared/awslambda-shim';
 import { responseSink } from '../../lambda/streaming-proxy/lambda-handler';
 
@@ -94,5 +97,50 @@ describe('responseSink', () => {
     expect(sink.signal.aborted).toBe(true);
     expect(sink.write('more')).toBeUndefined();
     await sink.end();
+  });
+});
+
+describe('responseSink and the runtime\'s rejections of a broken response connection', () => {
+  const ROOT = path.resolve(__dirname, '..', '..');
+  const BUNDLE = path.join(ROOT, 'test-output', 'response-sink', 'lambda-handler.js');
+
+  beforeAll(async () => {
+    await esbuild.build({
+      entryPoints: [path.join(ROOT, 'lambda', 'streaming-proxy', 'lambda-handler.ts')],
+      outfile: BUNDLE,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      logLevel: 'error',
+    });
+  });
+
+  test('keeps the process alive for those rejections, and lets any other unhandled rejection end it', () => {
+    // In a process of its own, as aws-lambda-ric does it: the response stream emits the connection's error (to its own
+    // listener and the sink's), and a promise the runtime keeps rejects with the same error, unhandled.
+    const script = `
+      const { PassThrough } = require('stream');
+      const { responseSink } = require(${JSON.stringify(BUNDLE)});
+      const stream = new PassThrough();
+      stream.on('error', () => undefined);
+      const runtime = { HttpResponseStream: { from: (s) => s }, streamifyResponse: (h) => h };
+      const sink = responseSink(stream, runtime);
+      sink.start(200, {});
+      const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      stream.destroy(reset);
+      Promise.reject(reset);
+      setTimeout(() => {
+        console.log('alive, client gone: ' + sink.signal.aborted);
+        Promise.reject(new Error('an unrelated failure'));
+      }, 50);
+      setTimeout(() => console.log('still running'), 500);
+    `;
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(child.stdout).toContain('alive, client gone: true');
+    expect(child.stdout).not.toContain('still running');
+    expect(child.status).toBe(1);
+    expect(child.stderr).toContain('an unrelated failure');
+    expect(child.stderr).not.toContain('socket hang up');
   });
 });
