@@ -4,11 +4,13 @@
  * speaks the response-streaming protocol, with the response decoded the way a function URL decodes it. The upstream is
  * the fake Bedrock, reached through the real AWS SDK via AWS_ENDPOINT_URL_BEDROCK_RUNTIME.
  *
- * Every other test runs the handler under lambda/shared/awslambda-shim.ts; this one proves the bundle and the shim's
- * assumptions against the real thing: status and headers from the prelude, incremental delivery, errors before and
- * after the first event, a client that goes away, and responses without a body.
+ * Every other test runs the handler under lambda/shared/awslambda-shim.ts; this one proves the bundle against the real
+ * thing (status and headers from the prelude, incremental delivery, errors before and after the first event, a client
+ * that goes away, responses without a body), then runs one probe handler (fixtures/runtime-probe.cjs) under both the
+ * real runtime and the shim and requires the client to get the same response from each.
  */
 import * as path from 'path';
+import { awslambdaShim, invokeStreaming, localContext, runtimeGlobal, type StreamingHandler } from '../../lambda/shared/awslambda-shim';
 import { FakeBedrock } from '../support/fake-bedrock';
 import {
   HTTP_INTEGRATION_CONTENT_TYPE,
@@ -20,6 +22,7 @@ import {
 import { parseSse, type SseFrame } from '../support/sse';
 
 const ASSET = path.join(__dirname, '..', '..', 'assets', 'streaming-proxy');
+const FIXTURES = path.join(__dirname, 'fixtures');
 const ORIGIN = 'https://chat.example.com';
 
 /** A function URL event (payload 2.0). */
@@ -215,6 +218,115 @@ describe('the bundled proxy under the real Lambda runtime interface client', () 
     const body = JSON.parse(bodyText(record)) as { type: string; content: { type: string; text: string }[] };
     expect(body.type).toBe('message');
     expect(body.content[0].text).toContain('Hello there');
+  });
+});
+
+/**
+ * What a function URL's client gets, in a form both sides produce: the status, headers, cookies and body, or the raw
+ * body when the function set no prelude, or the function error and the body that came before it.
+ */
+type Seen =
+  | { status: number; headers: Record<string, string>; cookies: string[]; body: string }
+  | { raw: true; body: string }
+  | { error: string; body: string };
+
+function seenFromRuntime(record: InvocationRecord): Seen {
+  const raw = Buffer.concat(record.chunks.map((c) => c.data)).toString('utf8');
+  const integration = record.responseHeaders?.['content-type'] === HTTP_INTEGRATION_CONTENT_TYPE;
+  const body = integration ? bodyText(record) : raw;
+  if (record.functionError) return { error: record.functionError.errorType, body };
+  if (!integration) return { raw: true, body };
+  const { statusCode, headers, cookies } = record.response!;
+  return { status: statusCode, headers, cookies, body };
+}
+
+const SCENARIOS = [
+  'write-end', 'end-only', 'empty-write', 'end-with-chunk', 'prelude-twice', 'prelude-after-write', 'return-before-end',
+  'throw-before-write', 'throw-after-write',
+] as const;
+
+/**
+ * The same handler (test/lambda/fixtures/runtime-probe.cjs) under the real runtime and under the shim that the dev
+ * server and the other tests use: for each way a handler can use the stream, the client must get the same thing.
+ */
+describe('lambda/shared/awslambda-shim.ts agrees with the real runtime', () => {
+  let api: LambdaRuntimeApi;
+  let fn: RuntimeProcess;
+  let probe: StreamingHandler<{ scenario: string }>;
+  const savedGlobal = runtimeGlobal.awslambda;
+
+  beforeAll(async () => {
+    api = await new LambdaRuntimeApi().start();
+    fn = new RuntimeProcess(api, { taskRoot: FIXTURES, handler: 'runtime-probe.handler' });
+    await fn.whileAlive(api.waitForIdle());
+    // The probe reads the awslambda global when it loads and when it runs, as a handler in Lambda does.
+    runtimeGlobal.awslambda = awslambdaShim;
+    jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      probe = (require('./fixtures/runtime-probe.cjs') as { handler: StreamingHandler<{ scenario: string }> }).handler;
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    runtimeGlobal.awslambda = savedGlobal;
+    await fn?.stop();
+    await api?.stop();
+  });
+
+  afterEach(async () => {
+    await fn.whileAlive(api.waitForIdle());
+  });
+
+  /**
+   * Runs a scenario under the shim; `abort` destroys the stream at its first body chunk, as a client going away;
+   * `pauseReadingMs` starts reading late, as a slow client.
+   */
+  async function underShim(scenario: string, options: { abort?: boolean; pauseReadingMs?: number } = {}): Promise<Seen> {
+    const { stream, done } = invokeStreaming(probe, { scenario }, localContext(`shim-${scenario}`, 10_000));
+    const chunks: Buffer[] = [];
+    const read = () => stream.on('data', (c: Buffer) => {
+      chunks.push(c);
+      if (options.abort) stream.destroy();
+    });
+    if (options.pauseReadingMs) setTimeout(read, options.pauseReadingMs);
+    else read();
+    const error = await done.then(() => undefined, (err: Error) => err);
+    await new Promise((r) => setImmediate(r));
+    const body = Buffer.concat(chunks).toString('utf8');
+    if (error) return { error: error.name, body };
+    const prelude = stream.prelude;
+    if (!prelude) return { raw: true, body };
+    const headers = Object.fromEntries(Object.entries(prelude.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+    return { status: prelude.statusCode ?? 200, headers, cookies: prelude.cookies ?? [], body };
+  }
+
+  test.each(SCENARIOS)('%s: the client gets the same response from the shim as from the real runtime', async (scenario) => {
+    const real = seenFromRuntime(await fn.whileAlive(api.invoke({ scenario })));
+    expect(await underShim(scenario)).toEqual(real);
+  });
+
+  test('a client going away: the handler sees the same error, close and state under both', async () => {
+    await fn.whileAlive(api.invoke({ scenario: 'abort' }, { abortWhen: (decoder) => decoder.body.length >= 1 }));
+    await fn.whileAlive(api.waitForIdle());
+    const real = seenFromRuntime(await fn.whileAlive(api.invoke({ scenario: 'report' })));
+    expect(JSON.parse((real as { body: string }).body)).toEqual({ errors: ['ECONNRESET'], closed: true, destroyed: true });
+
+    await underShim('abort', { abort: true });
+    const shim = await underShim('report');
+    expect(shim).toEqual(real);
+  });
+
+  test('a slow client: write() reports backpressure and drain follows under both, and every byte arrives', async () => {
+    const bytes = 64 * 64 * 1024;
+    const realBody = seenFromRuntime(await fn.whileAlive(api.invoke({ scenario: 'backpressure' }, { pauseReadingMs: 300 })));
+    expect(realBody).toMatchObject({ status: 200 });
+    expect((realBody as { body: string }).body.length).toBe(bytes);
+    await fn.whileAlive(api.waitForIdle());
+    const real = seenFromRuntime(await fn.whileAlive(api.invoke({ scenario: 'report' })));
+    expect(JSON.parse((real as { body: string }).body)).toEqual({ waitedForDrain: true });
+
+    expect(await underShim('backpressure', { pauseReadingMs: 300 })).toEqual(realBody);
+    expect(await underShim('report')).toEqual(real);
   });
 });
 
