@@ -103,7 +103,8 @@ project.package.addPackageResolutions('unrs-resolver@1.12.2');
 // aws-lambda-ric ships no binary: its preinstall builds curl and aws-lambda-cpp with cmake and its postinstall builds the
 // native Runtime API client (rapid-client.node) with node-gyp, which the runtime cannot start without. Approve those
 // scripts explicitly, so `npm ci` runs them under npm's allowScripts policy (a warning today, blocked when strict).
-project.package.addField('allowScripts', { 'aws-lambda-ric': true });
+// Claude Code's postinstall puts its native binary (from the platform package) in place of the bin's placeholder.
+project.package.addField('allowScripts', { 'aws-lambda-ric': true, '@anthropic-ai/claude-code': true });
 // The Go module jsii-pacmak generates requires aws-cdk-lib's own dependencies at the versions installed here. Keep them at
 // the versions aws-cdk-lib 2.263.0 was released with (the ones its Go module requires), which the Go module proxy serves.
 project.package.file.addOverride('overrides.aws-cdk-lib', {
