@@ -40,7 +40,11 @@ interface EntryOverride {
 const ENTRY_OVERRIDES: Record<string, EntryOverride> = {
   // The Redis client (~500 KiB with its modules) is needed only when sessions or limits use VpcRedisSessions.
   'streaming-proxy': {
-    lazyModules: [{ importPath: '../shared/redis', source: 'lambda/shared/redis/index.ts', outFile: 'redis.js' }],
+    // The embedded mock model (PROXY_UPSTREAM=mock, or a catalogue entry with upstream `mock`) likewise.
+    lazyModules: [
+      { importPath: '../shared/redis', source: 'lambda/shared/redis/index.ts', outFile: 'redis.js' },
+      { importPath: './upstream/mock', source: 'lambda/streaming-proxy/upstream/mock.ts', outFile: 'mock.js' },
+    ],
   },
   // CloudFront Functions (cloudfront-js-2.0) run a plain script with a top-level `handler` function:
   // no module system, no minified renaming of `handler`. The IIFE exposes the module as `spaRouter`; the footer is the

@@ -274,7 +274,14 @@ export type UpstreamErrorKind =
   | 'timeout' // -> 504 (Anthropic api_error / OpenAI timeout)
   | 'internal'; // anything else -> 502 api_error
 
+/** Marks an UpstreamError across bundles: the Lambda bundle loads some modules (the mock, Redis) as separate files, each
+ * with its own copy of this class, and `instanceof` must still recognise their errors. */
+const UPSTREAM_ERROR = Symbol.for('cdk-serverless-llm.UpstreamError');
+
 export class UpstreamError extends Error {
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [UPSTREAM_ERROR]?: boolean })[UPSTREAM_ERROR] === true;
+  }
   public readonly name = 'UpstreamError';
   constructor(
     public readonly kind: UpstreamErrorKind,
@@ -285,5 +292,6 @@ export class UpstreamError extends Error {
     public readonly upstreamStatus?: number,
   ) {
     super(message);
+    Object.defineProperty(this, UPSTREAM_ERROR, { value: true });
   }
 }

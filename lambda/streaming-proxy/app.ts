@@ -11,7 +11,7 @@ import { ConfigError, type ProxyConfig } from './config';
 import { createPowertoolsMeter, type Meter } from './metering';
 import { createProxy, type Proxy } from './pipeline';
 import { createUpstreams, type UpstreamsOptions } from './upstream/index';
-import { MockUpstream, type MockUpstreamOptions } from './upstream/mock';
+import type { MockUpstreamOptions } from './upstream/mock';
 import type { ResolvedModel, Upstream } from './upstream/types';
 
 export interface AppOverrides {
@@ -38,7 +38,13 @@ export function createApp(config: ProxyConfig, overrides: AppOverrides = {}): Pr
   const upstreamFor = overrides.upstreamFor ?? createUpstreams({
     ...(overrides.upstreams ?? {}),
     mode: config.upstream,
-    mock: new MockUpstream(overrides.mock),
+    // Loaded on first use: a deployed proxy on Bedrock never needs the mock (or its schema-example generator), so the
+    // Lambda bundle builds it as a separate file (build-tools/bundle.ts, lazyModules) and init does not parse it.
+    mock: () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { MockUpstream } = require('./upstream/mock') as typeof import('./upstream/mock');
+      return new MockUpstream(overrides.mock);
+    },
     region: config.region,
     failoverRegion: config.failoverRegion,
   });

@@ -1,7 +1,8 @@
 /**
  * The shipped bundle, not the TypeScript sources: assets/streaming-proxy/index.js is what Lambda runs. The Redis client
  * is kept out of it (build-tools/bundle.ts builds lambda/shared/redis into assets/streaming-proxy/redis.js, loaded with
- * require only when PROXY_SESSIONS or PROXY_LIMIT_STORE is redis), so these tests load the real files in a fresh Node
+ * require only when PROXY_SESSIONS or PROXY_LIMIT_STORE is redis), and so is the mock model (mock.js, loaded only when
+ * PROXY_UPSTREAM=mock or a catalogue entry uses it), so these tests load the real files in a fresh Node
  * process with a minimal `awslambda` runtime global and drive the handler like the Lambda runtime does.
  */
 import { spawn } from 'child_process';
@@ -96,6 +97,30 @@ describe('the bundled proxy (assets/streaming-proxy)', () => {
     expect(lines[0].status).toBe(200);
     expect(JSON.parse(lines[0].body).content[0].type).toBe('text');
     expect(lines[1].loaded).not.toContain('redis.js');
+    expect(lines[1].loaded).toContain('mock.js');
+  }, 60_000);
+
+  test('keeps the mock model in mock.js, which a proxy on Bedrock never loads', async () => {
+    const source = fs.readFileSync(path.join(ASSET, 'index.js'), 'utf8');
+    expect(source).toContain('require("./mock.js")');
+    expect(source).not.toContain('mock upstream: simulated');
+    expect(fs.readFileSync(path.join(ASSET, 'mock.js'), 'utf8')).toContain('mock upstream: simulated');
+    // A Bedrock proxy answering a bad request (no upstream call) loads neither optional file.
+    const bad = { ...messagesEvent('hello'), body: '{' };
+    const { lines } = await run({ PROXY_AUTH_MODE: 'none', PROXY_UPSTREAM: 'bedrock' }, [bad]);
+    expect(lines[0].status).toBe(400);
+    expect(lines[1].loaded).not.toContain('mock.js');
+    expect(lines[1].loaded).not.toContain('redis.js');
+  }, 60_000);
+
+  test.each([
+    ['throttling', 429, 'rate_limit_error'],
+    ['overloaded', 529, 'overloaded_error'],
+    ['validation', 400, 'invalid_request_error'],
+  ])('maps the mock\'s %s error (thrown from mock.js) as it maps Bedrock\'s', async (kind, status, type) => {
+    const { lines } = await run(BASE_ENV, [messagesEvent(`[[mock: error=${kind}]]`)]);
+    expect(lines[0].status).toBe(status);
+    expect(JSON.parse(lines[0].body).error.type).toBe(type);
   }, 60_000);
 
   describe('with Redis sessions (real redis-server)', () => {

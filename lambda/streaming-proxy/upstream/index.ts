@@ -29,8 +29,9 @@ export type { SecretSource } from './openai-compatible';
 export interface UpstreamsOptions {
   /** PROXY_UPSTREAM. `mock` answers every model with `mock`. Default `bedrock`. */
   readonly mode?: 'bedrock' | 'mock';
-  /** The embedded mock upstream (upstream/mock.ts). Required when `mode` is `mock` or a catalogue entry uses it. */
-  readonly mock?: Upstream;
+  /** The embedded mock upstream (upstream/mock.ts), or a function that makes it on first use (the Lambda bundle loads
+   * the mock's module only then). Required when `mode` is `mock` or a catalogue entry uses it. */
+  readonly mock?: Upstream | (() => Upstream);
   /** Default Bedrock region. Default: the SDK's region chain (AWS_REGION in Lambda). */
   readonly region?: string;
   /** PROXY_FAILOVER_REGION: tried on retryable errors before the first byte, for models without their own `failover`. */
@@ -90,10 +91,12 @@ export function createUpstreams(options: UpstreamsOptions = {}): UpstreamFactory
     return u;
   };
 
+  let mock: Upstream | undefined;
   return (model: ResolvedModel): Upstream => {
     if (options.mode === 'mock' || model.upstream === 'mock') {
       if (!options.mock) throw new UpstreamError('internal', `model ${model.requested} needs the mock upstream, which is not configured`, false);
-      return options.mock;
+      mock ??= typeof options.mock === 'function' ? options.mock() : options.mock;
+      return mock;
     }
     if (model.upstream === 'openai-compatible') {
       openai ??= new OpenAICompatibleUpstream(timeouts, options.secrets ?? new SecretsManagerSource());
