@@ -13,6 +13,8 @@ $ts bench/translation.ts
 $ts bench/coldstart.ts
 $ts bench/memory.ts
 $ts bench/overhead.ts
+# Instructions per request under callgrind (needs valgrind); BENCH_BASELINE=<another bundled checkout> adds its figures.
+$ts bench/instructions.ts ${BENCH_BASELINE:+--baseline "$BENCH_BASELINE"}
 $ts bench/upstream-layer.ts
 $ts bench/load.ts
 $ts bench/synth-streaming-llm-proxy.ts 3   # synth time of StreamingLlmProxy alone, default and fully featured
