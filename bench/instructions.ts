@@ -138,7 +138,8 @@ async function main(): Promise<void> {
       for (const c of checkouts) {
         const perRequest: number[] = [];
         for (let run = 0; run < RUNS; run++) {
-          const [low, high] = [await countInstructions(c.dir, fake.url, p.model, COUNTS[0]), await countInstructions(c.dir, fake.url, p.model, COUNTS[1])];
+          const low = await countInstructions(c.dir, fake.url, p.model, COUNTS[0]);
+          const high = await countInstructions(c.dir, fake.url, p.model, COUNTS[1]);
           perRequest.push((high - low) / (COUNTS[1] - COUNTS[0]));
         }
         rows.push({ checkout: c.label, commit: commit(c.dir), path: p.name, perRequest });
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
     '|---|---|---|---|',
     ...rows.map((r) => `| ${r.path} | ${r.checkout} | ${r.commit} | **${fmt(median(r.perRequest))}** (${r.perRequest.map(fmt).join(', ')}) |`),
     '',
-    `Loading assets/streaming-proxy/index.js as Lambda's init does (the runtime global, then \`require\`), in a node process `
+    'Loading assets/streaming-proxy/index.js as Lambda\'s init does (the runtime global, then `require`), in a node process '
       + `that then exits; floor = the same process loading nothing. Median of ${INIT_RUNS} (alternating). Millions of instructions.`,
     '',
     '| bundle | checkout | size | M instructions (floor) | above the floor |',
