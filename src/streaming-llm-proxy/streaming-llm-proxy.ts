@@ -878,6 +878,8 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
         principals: [new iam.ServicePrincipal('delivery.logs.amazonaws.com')],
         actions: ['kms:GenerateDataKey*'],
         resources: ['*'],
+        // Only log deliveries made for this account (confused-deputy protection).
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }));
     }
     return bucket;
@@ -900,6 +902,11 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       resources: ['*'],
+      // Only alarms of this account (confused-deputy protection).
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${stack.region}:${stack.account}:alarm:*` },
+      },
     }));
     if (!logsAdded.statementAdded || !alarmsAdded.statementAdded) {
       Annotations.of(this).addWarningV2('cdk-serverless-llm:importedEncryptionKey',

@@ -931,6 +931,20 @@ describe('props', () => {
     expect(flatten(logsStatement.Condition.ArnLike['kms:EncryptionContext:aws:logs:arn'])).toBe('arn:aws:logs:us-east-1:111111111111:log-group:*');
   });
 
+  test('encryptionKey: CloudWatch alarms and CloudFront log delivery may use the key only on behalf of this account', () => {
+    const stack = newStack(US_EAST_1);
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    new StreamingLlmProxy(stack, 'Proxy', { encryptionKey: key, cloudFront: {} });
+    const keyPolicy = only(Template.fromStack(stack).findResources('AWS::KMS::Key')).Properties.KeyPolicy.Statement;
+    const alarms = keyPolicy.find((s: { Sid?: string }) => s.Sid === 'AllowCloudWatchAlarmsToPublish');
+    expect(alarms.Principal).toEqual({ Service: 'cloudwatch.amazonaws.com' });
+    expect(alarms.Condition.StringEquals).toEqual({ 'aws:SourceAccount': '111111111111' });
+    expect(flatten(alarms.Condition.ArnLike['aws:SourceArn'])).toBe('arn:aws:cloudwatch:us-east-1:111111111111:alarm:*');
+    const delivery = keyPolicy.find((s: { Sid?: string }) => s.Sid === 'AllowCloudFrontLogDelivery');
+    expect(delivery.Principal).toEqual({ Service: 'delivery.logs.amazonaws.com' });
+    expect(delivery.Condition).toEqual({ StringEquals: { 'aws:SourceAccount': '111111111111' } });
+  });
+
   test('warns that an imported encryptionKey needs its key policy set by hand', () => {
     const stack = newStack();
     const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab');
