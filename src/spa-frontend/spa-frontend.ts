@@ -415,6 +415,7 @@ export class SpaFrontend extends Construct {
       geoRestriction: props.geoRestriction,
     });
     this.acknowledgeDistributionFindings(props);
+    if (apiSigned) this.allowCloudFrontToInvoke(props.api!.proxy!.functionUrl!);
 
     if (props.domain?.hostedZone) {
       const target = route53.RecordTarget.fromAlias(new targets.CloudFrontTarget(this.distribution));
@@ -446,6 +447,19 @@ export class SpaFrontend extends Construct {
     this.bucket.grantReadWrite(grantee);
     this.bucket.grantDelete(grantee);
     return this.distribution.grant(grantee, 'cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation');
+  }
+
+  /**
+   * Besides the `lambda:InvokeFunctionUrl` permission that the OAC origin adds, Lambda requires `lambda:InvokeFunction`
+   * for CloudFront (OAC) to call an AWS_IAM function URL: both on the alias the URL belongs to, only from this distribution.
+   */
+  private allowCloudFrontToInvoke(functionUrl: lambda.FunctionUrl): void {
+    new lambda.CfnPermission(this, 'ApiInvokeFunctionPermission', {
+      principal: 'cloudfront.amazonaws.com',
+      action: 'lambda:InvokeFunction',
+      functionName: functionUrl.functionArn,
+      sourceArn: this.distribution.distributionArn,
+    });
   }
 
   private createLogBucket(props: SpaFrontendProps, removalPolicy: RemovalPolicy): s3.Bucket {

@@ -347,6 +347,24 @@ describe('api', () => {
     Annotations.fromStack(stack).hasWarning('/Web/Site', Match.stringLikeRegexp('anyone who can load the site can call it'));
   });
 
+  test('lets only its own distribution invoke the AWS_IAM function URL\'s alias: InvokeFunction and InvokeFunctionUrl', () => {
+    const app = new App();
+    const proxy = proxyIn(app, { auth: ProxyAuth.iam() });
+    const stack = new Stack(app, 'Web', { env: US_EAST_1 });
+    const site = new SpaFrontend(stack, 'Site', { api: { proxy } });
+    const template = Template.fromStack(stack);
+    const distributionId = stack.getLogicalId(site.distribution.node.defaultChild as cloudfront.CfnDistribution);
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission')).map((r) => r.Properties);
+    const byAction = (action: string) => permissions.filter((p) => p.Action === action && p.Principal === 'cloudfront.amazonaws.com');
+    for (const action of ['lambda:InvokeFunction', 'lambda:InvokeFunctionUrl']) {
+      const found = byAction(action);
+      expect(found).toHaveLength(1);
+      // The alias ARN, imported from the proxy's stack.
+      expect(JSON.stringify(found[0].FunctionName)).toMatch(/Fn::ImportValue.*ProxyLive/);
+      expect(JSON.stringify(found[0].SourceArn)).toContain(distributionId);
+    }
+  });
+
   test('warns about nothing for a function URL with its own auth', () => {
     const app = new App();
     const stack = new Stack(app, 'Web', { env: US_EAST_1 });
