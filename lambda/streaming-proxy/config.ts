@@ -28,6 +28,14 @@ export type AuthConfig =
   | { readonly mode: 'iam' }
   | { readonly mode: 'none' };
 
+/** Origin verification (CloudFront in front of the endpoint): the secret header every request must carry. */
+export interface OriginVerifyConfig {
+  readonly secretArn: string;
+  /** Lower-case header name. */
+  readonly header: string;
+  readonly cacheTtlSeconds: number;
+}
+
 export interface RedisConfig {
   readonly host: string;
   readonly port: number;
@@ -41,6 +49,8 @@ export interface RedisConfig {
 export interface ProxyConfig {
   readonly upstream: UpstreamMode;
   readonly auth: AuthConfig;
+  /** Set when the endpoint sits behind CloudFront: requests without the origin secret get 403. */
+  readonly originVerify?: OriginVerifyConfig;
   /** The raw PROXY_MODELS JSON (shape-checked here; entries are validated by the catalogue at init). */
   readonly modelsJson?: string;
   readonly claudeFallback: ClaudeFallback;
@@ -76,6 +86,7 @@ export function loadConfig(env: Env): ProxyConfig {
   const config: ProxyConfig = {
     upstream: oneOf(env, 'PROXY_UPSTREAM', ['bedrock', 'mock'] as const, 'bedrock'),
     auth: authConfig(env),
+    originVerify: originVerifyConfig(env),
     modelsJson: modelsJson(env),
     claudeFallback: oneOf(env, 'PROXY_CLAUDE_FALLBACK', ['global', 'us', 'eu', 'apac', 'none', 'direct'] as const, 'global'),
     failoverRegion: region(env, 'PROXY_FAILOVER_REGION'),
@@ -175,6 +186,26 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 export function isLoopbackHttp(value: string): boolean {
   const parsed = new URL(value);
   return parsed.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname);
+}
+
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
+
+function originVerifyConfig(env: Env): OriginVerifyConfig | undefined {
+  const secretArn = text(env, 'PROXY_ORIGIN_VERIFY_SECRET_ARN');
+  if (secretArn === undefined) {
+    for (const name of ['PROXY_ORIGIN_VERIFY_HEADER', 'PROXY_ORIGIN_VERIFY_CACHE_TTL_SECONDS']) {
+      if (text(env, name) !== undefined) throw new ConfigError(name, 'needs PROXY_ORIGIN_VERIFY_SECRET_ARN');
+    }
+    return undefined;
+  }
+  if (!SECRET_ARN.test(secretArn)) {
+    throw new ConfigError('PROXY_ORIGIN_VERIFY_SECRET_ARN', `must be a Secrets Manager secret ARN; got ${shown(secretArn)}`);
+  }
+  const header = (text(env, 'PROXY_ORIGIN_VERIFY_HEADER') ?? 'x-origin-verify').toLowerCase();
+  if (!/^x-[a-z0-9-]+$/.test(header)) {
+    throw new ConfigError('PROXY_ORIGIN_VERIFY_HEADER', `must be a header name starting with x-; got ${shown(header)}`);
+  }
+  return { secretArn, header, cacheTtlSeconds: integer(env, 'PROXY_ORIGIN_VERIFY_CACHE_TTL_SECONDS', 60, 1) };
 }
 
 function authConfig(env: Env): AuthConfig {
