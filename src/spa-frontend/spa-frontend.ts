@@ -853,14 +853,13 @@ function apiOrigin(api: SpaApiRoute): { origin: cloudfront.IOrigin; signed: bool
   if (api.origin) return { origin: api.origin, signed: false };
   const readTimeout = api.readTimeout ?? Duration.seconds(60);
   const backend = api.proxy!;
-  if (backend.endpointType === ProxyEndpointType.FUNCTION_URL && backend.functionUrl) {
+  if (backend.endpointType === ProxyEndpointType.FUNCTION_URL && backend.functionUrl
+    && backend.functionUrl.authType === lambda.FunctionUrlAuthType.AWS_IAM) {
+    // CloudFront signs with SigV4; Lambda needs the payload hash, which CloudFront takes from the viewer's
+    // x-amz-content-sha256 header. config.json tells the app to send it.
     const options = { readTimeout, keepaliveTimeout: Duration.seconds(60) };
-    if (backend.functionUrl.authType === lambda.FunctionUrlAuthType.AWS_IAM) {
-      // CloudFront signs with SigV4; Lambda needs the payload hash, which CloudFront takes from the viewer's
-      // x-amz-content-sha256 header. config.json tells the app to send it.
-      return { origin: origins.FunctionUrlOrigin.withOriginAccessControl(backend.functionUrl, options), signed: true };
-    }
-    return { origin: new origins.FunctionUrlOrigin(backend.functionUrl, options), signed: false };
+    return { origin: origins.FunctionUrlOrigin.withOriginAccessControl(backend.functionUrl, options), signed: true };
   }
-  return { origin: new origins.RestApiOrigin(backend.restApi!, { readTimeout, keepaliveTimeout: Duration.seconds(60) }), signed: false };
+  // The proxy's own origin adds its secret origin header, and the proxy then refuses direct calls to the endpoint.
+  return { origin: backend.createCloudFrontOrigin({ readTimeout }), signed: false };
 }

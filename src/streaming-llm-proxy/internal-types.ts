@@ -29,5 +29,22 @@ export interface WebAclContext {
   readonly wafScope: 'REGIONAL' | 'CLOUDFRONT';
   readonly logRetention: logs.RetentionDays;
   readonly encryptionKey?: kms.IKey;
+  /**
+   * For a REGIONAL ACL behind CloudFront: the origin header that proves a request came through CloudFront, read at
+   * synth time (CloudFront may be added after the ACL is created). Its requests are rate-limited by FORWARDED_IP.
+   */
+  readonly originVerification?: () => OriginVerification | undefined;
+}
+
+/**
+ * The secret origin header CloudFront adds to requests to the proxy.
+ *
+ * @internal
+ */
+export interface OriginVerification {
+  readonly header: string;
+  /** A dynamic reference to the secret, never its value. */
+  readonly value: string;
+  readonly rotation: number;
 }
 

@@ -310,6 +310,34 @@ describe('api', () => {
     expect(site.apiPathPattern).toBe('/api/*');
   });
 
+  test('makes the proxy refuse direct calls: the API origin adds the proxy\'s secret origin header, which the proxy then requires', () => {
+    const app = new App();
+    const proxy = proxyIn(app);
+    const stack = new Stack(app, 'Web', { env: US_EAST_1 });
+    new SpaFrontend(stack, 'Site', { api: { proxy, readTimeout: Duration.seconds(90) } });
+    const config = distributionConfig(Template.fromStack(stack));
+    const origin = config.Origins.find((o: any) => o.Id === config.CacheBehaviors[0].TargetOriginId);
+    expect(origin.CustomOriginConfig.OriginReadTimeout).toBe(90);
+    const header = origin.OriginCustomHeaders.find((h: any) => h.HeaderName === 'x-origin-verify');
+    // A dynamic reference to the proxy stack's secret (imported), resolved by CloudFormation: no value in the template.
+    expect(JSON.stringify(header.HeaderValue)).toMatch(/^\{"Fn::Join":\["",\["\{\{resolve:secretsmanager:",\{"Fn::ImportValue":"Backend:ExportsOutputRefProxyOriginSecret[^"]+"\},":SecretString:::\}\}"\]\]\}$/);
+    expect(proxy.originSecret).toBeDefined();
+    const backend = Template.fromStack(Stack.of(proxy));
+    const fn = Object.values(backend.findResources('AWS::Lambda::Function'))[0];
+    expect(fn.Properties.Environment.Variables.PROXY_ORIGIN_VERIFY_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^ProxyOriginSecret/) });
+  });
+
+  test('leaves a proxy with restrictToCloudFront: false reachable directly, without the header', () => {
+    const app = new App();
+    const proxy = proxyIn(app, { restrictToCloudFront: false });
+    const stack = new Stack(app, 'Web', { env: US_EAST_1 });
+    new SpaFrontend(stack, 'Site', { api: { proxy } });
+    const config = distributionConfig(Template.fromStack(stack));
+    const origin = config.Origins.find((o: any) => o.Id === config.CacheBehaviors[0].TargetOriginId);
+    expect(origin.OriginCustomHeaders).toBeUndefined();
+    expect(proxy.originSecret).toBeUndefined();
+  });
+
   test('tells the app where the API is through config.json and keeps the router away from it', () => {
     const app = new App();
     const stack = new Stack(app, 'Web', { env: US_EAST_1 });

@@ -112,7 +112,8 @@ describe('withOriginVerify', () => {
   test('refuses a request without the header or with a wrong value with 403, before the wrapped authenticator runs', async () => {
     const inner = new CountingAuthenticator();
     const auth = withOriginVerify(inner, config, { loadOriginSecrets: async () => [FIRST] });
-    for (const headers of [{}, { 'x-origin-verify': THIRD }, { 'x-origin-verify': '' }]) {
+    const cases: Array<Record<string, string>> = [{}, { 'x-origin-verify': THIRD }, { 'x-origin-verify': '' }];
+    for (const headers of cases) {
       const err = await rejection(auth.authenticate(request({ ...headers, 'x-api-key': KEY })));
       expect(err.status('anthropic')).toBe(403);
       expect(err.body('anthropic')).not.toContain(THIRD);
@@ -183,7 +184,7 @@ describe('origin verification through Secrets Manager and the whole proxy', () =
     const anthropic = await call(p, request({ 'x-api-key': KEY, 'content-type': 'application/json' }, '/v1/messages', messages));
     expect(anthropic.status).toBe(403);
     expect(anthropic.json()).toEqual({ type: 'error', error: { type: 'permission_error', message: expect.stringContaining('CloudFront') } });
-    const openai = await call(p, request({ authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, '/v1/chat/completions', chat));
+    const openai = await call(p, request({ 'authorization': `Bearer ${KEY}`, 'content-type': 'application/json' }, '/v1/chat/completions', chat));
     expect(openai.status).toBe(403);
     expect(openai.json()).toEqual({ error: { type: 'permission_error', code: 'permission_denied', param: null, message: expect.stringContaining('CloudFront') } });
   });
