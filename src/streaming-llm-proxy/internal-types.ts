@@ -29,6 +29,8 @@ export interface WebAclContext {
   readonly wafScope: 'REGIONAL' | 'CLOUDFRONT';
   readonly logRetention: logs.RetentionDays;
   readonly encryptionKey?: kms.IKey;
+  /** The prop that holds the ACL, for error messages (default `cloudFront.webAcl` / `ProxyEndpoint.restApi({ webAcl })`). */
+  readonly propName?: string;
   /**
    * For a REGIONAL ACL behind CloudFront: the origin header that proves a request came through CloudFront, read at
    * synth time (CloudFront may be added after the ACL is created). Its requests are rate-limited by FORWARDED_IP.

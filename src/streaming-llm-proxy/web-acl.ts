@@ -216,7 +216,7 @@ class ExistingWebAcl extends ProxyWebAcl {
     if (!Token.isUnresolved(this.arn)) {
       const global = this.arn.includes(':global/webacl/');
       if (context.wafScope === 'CLOUDFRONT' && !global) {
-        throw new Error('cloudFront.webAcl: a CloudFront distribution needs a CLOUDFRONT-scope web ACL (arn:...:global/webacl/...), created in us-east-1.');
+        throw new Error(`${context.propName ?? 'cloudFront.webAcl'}: a CloudFront distribution needs a CLOUDFRONT-scope web ACL (arn:...:global/webacl/...), created in us-east-1.`);
       }
       if (context.wafScope === 'REGIONAL' && global) {
         throw new Error('ProxyEndpoint.restApi({ webAcl }): a REST API stage needs a REGIONAL web ACL (arn:...:regional/webacl/...) from its own region.');

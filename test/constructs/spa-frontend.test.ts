@@ -12,7 +12,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { SpaFrontend, SpaFrontendProps } from '../../src/spa-frontend';
-import { ProxyAuth, ProxyEndpoint, StreamingLlmProxy, StreamingLlmProxyProps } from '../../src/streaming-llm-proxy';
+import { ProxyAuth, ProxyEndpoint, ProxyWebAcl, StreamingLlmProxy, StreamingLlmProxyProps } from '../../src/streaming-llm-proxy';
 import { formatFindings, nagFindings } from '../support/nag';
 
 const CACHING_OPTIMIZED = '658327ea-f89d-4fab-a63d-7e88639e58f6';
@@ -671,6 +671,74 @@ describe('distribution props', () => {
     '0123-4567',
   ])('rejects %s as webAclArn', (webAclArn) => {
     expect(() => stackWith({ webAclArn })).toThrow(/is not the ARN of a WAFv2 web ACL with scope CLOUDFRONT/);
+  });
+
+  test('with api, attaches a created CLOUDFRONT-scope web ACL with managed rules, a per-viewer-IP rate rule and redacted logs', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Web', { env: US_EAST_1 });
+    new SpaFrontend(stack, 'Site', { api: { proxy: proxyIn(app) } });
+    const template = Template.fromStack(stack);
+    expect(distributionConfig(template).WebACLId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^SiteWebAcl/), 'Arn'] });
+    const acl = Object.values(template.findResources('AWS::WAFv2::WebACL'));
+    expect(acl).toHaveLength(1);
+    expect(acl[0].Properties.Scope).toBe('CLOUDFRONT');
+    const rules = acl[0].Properties.Rules as Array<{ Name: string; Statement: any }>;
+    expect(rules.map((r) => r.Name)).toEqual([
+      'AWSManagedRulesAmazonIpReputationList', 'AWSManagedRulesCommonRuleSet', 'AWSManagedRulesKnownBadInputsRuleSet', 'RateLimitPerIp',
+    ]);
+    // At the edge the source IP is the viewer's own address.
+    expect(rules[3].Statement.RateBasedStatement).toMatchObject({ AggregateKeyType: 'IP', Limit: 3000 });
+    template.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
+      RedactedFields: Match.arrayWith([{ SingleHeader: { Name: 'authorization' } }, { SingleHeader: { Name: 'x-api-key' } }]),
+    });
+  });
+
+  test('without api, creates no web ACL (static files only)', () => {
+    const { template } = stackWith();
+    template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    expect(distributionConfig(template).WebACLId).toBeUndefined();
+  });
+
+  test('webAcl: none() opts out (and leaves AwsSolutions-CFR2 reported), fromArn() brings your own, managed() sets the rate', () => {
+    const app = new App();
+    const none = new Stack(app, 'None', { env: US_EAST_1 });
+    new SpaFrontend(none, 'Site', { api: { proxy: proxyIn(app) }, webAcl: ProxyWebAcl.none() });
+    Template.fromStack(none).resourceCountIs('AWS::WAFv2::WebACL', 0);
+    expect(nagFindings(none).map((f) => f.rule)).toContain('AwsSolutions-CFR2');
+
+    // A site in another region, with its proxy there too.
+    const arn = 'arn:aws:wafv2:us-east-1:111111111111:global/webacl/site/0123';
+    const euApp = new App();
+    const own = new Stack(euApp, 'Own', { env: EU_WEST_1 });
+    new SpaFrontend(own, 'Site', { api: { proxy: new StreamingLlmProxy(own, 'Proxy') }, webAcl: ProxyWebAcl.fromArn(arn) });
+    expect(distributionConfig(Template.fromStack(own)).WebACLId).toBe(arn);
+
+    const managed = new Stack(new App(), 'Managed', { env: US_EAST_1 });
+    new SpaFrontend(managed, 'Site', { webAcl: ProxyWebAcl.managed({ rateLimitPerFiveMinutes: 500 }) });
+    Template.fromStack(managed).hasResourceProperties('AWS::WAFv2::WebACL', {
+      Rules: Match.arrayWith([Match.objectLike({ Name: 'RateLimitPerIp', Statement: { RateBasedStatement: Match.objectLike({ Limit: 500 }) } })]),
+    });
+  });
+
+  test('webAcl errors name the prop: outside us-east-1, a regional ACL, and together with webAclArn', () => {
+    const app = new App();
+    const proxy = proxyIn(app);
+    expect(() => new SpaFrontend(new Stack(app, 'Eu', { env: EU_WEST_1 }), 'Site', { api: { proxy } }))
+      .toThrow(/SpaFrontend webAcl: a CLOUDFRONT-scope web ACL must be created in us-east-1, but this stack is in eu-west-1 \(with `api` set.*ProxyWebAcl.none\(\)/);
+    expect(() => new SpaFrontend(new Stack(app, 'Regional', { env: US_EAST_1 }), 'Site', {
+      webAcl: ProxyWebAcl.fromArn('arn:aws:wafv2:us-east-1:111111111111:regional/webacl/api/0123'),
+    })).toThrow(/^SpaFrontend webAcl: a CloudFront distribution needs a CLOUDFRONT-scope web ACL/);
+    expect(() => new SpaFrontend(new Stack(app, 'Both', { env: US_EAST_1 }), 'Site', {
+      webAclArn: 'arn:aws:wafv2:us-east-1:111111111111:global/webacl/site/0123', webAcl: ProxyWebAcl.none(),
+    })).toThrow(/SpaFrontend takes webAclArn or webAcl, not both/);
+  });
+
+  test('in an environment-agnostic stack, a created web ACL comes with a rule that fails deployment outside us-east-1', () => {
+    const stack = new Stack(new App(), 'Agnostic');
+    new SpaFrontend(stack, 'Site', { api: { proxy: new StreamingLlmProxy(stack, 'Proxy') } });
+    const rules = Template.fromStack(stack).toJSON().Rules as Record<string, { Assertions: Array<{ Assert: unknown }> }>;
+    const rule = Object.entries(rules).find(([id]) => id.startsWith('SiteWebAclRegionRule'))![1];
+    expect(rule.Assertions[0].Assert).toEqual({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] });
   });
 
   test('uses contentSecurityPolicy', () => {
