@@ -24,6 +24,8 @@ export type AuthConfig =
     readonly jwksUri: string;
     readonly identityClaim: string;
     readonly tokenUse: 'id' | 'access' | 'any';
+    /** Accept tokens without an `exp` claim (never expiring). */
+    readonly allowMissingExpiry?: boolean;
   }
   | { readonly mode: 'iam' }
   | { readonly mode: 'none' };
@@ -236,6 +238,7 @@ function authConfig(env: Env): AuthConfig {
         jwksUri,
         identityClaim,
         tokenUse: oneOf(env, 'PROXY_JWT_TOKEN_USE', ['id', 'access', 'any'] as const, 'any'),
+        allowMissingExpiry: oneOf(env, 'PROXY_JWT_ALLOW_MISSING_EXPIRY', ['true', 'false'] as const, 'false') === 'true',
       };
     }
     default:

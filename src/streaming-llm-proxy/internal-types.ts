@@ -18,6 +18,8 @@ export interface BoundProxyAuth {
   readonly secret?: secretsmanager.ISecret;
   /** True when the endpoint itself authenticates the caller (SigV4). */
   readonly endpointIam: boolean;
+  /** Where the runtime fetches the JWT signing keys (jwt mode). */
+  readonly jwksUri?: string;
 }
 
 /**

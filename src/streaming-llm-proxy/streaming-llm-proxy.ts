@@ -336,6 +336,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
   private readonly originSecretRotation: number;
   private readonly encryptionKey?: kms.IKey;
   private createdOriginSecret?: secretsmanager.Secret;
+  private readonly functionSubnets: ec2.SubnetSelection;
 
   constructor(scope: Construct, id: string, props: StreamingLlmProxyProps = {}) {
     super(scope, id);
@@ -405,6 +406,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
     });
     this.logGroup.grantWrite(this.role);
 
+    this.functionSubnets = props.vpcSubnets ?? props.sessions?.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
     this.function = new lambda.Function(this, 'Function', {
       description: 'LLM proxy: Anthropic Messages and OpenAI Chat Completions APIs in front of Amazon Bedrock (streaming)',
       runtime: lambda.Runtime.NODEJS_24_X,
@@ -420,9 +422,10 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       environment,
       environmentEncryption: encryptionKey,
       vpc,
-      vpcSubnets: vpc ? (props.vpcSubnets ?? props.sessions?.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }) : undefined,
+      vpcSubnets: vpc ? this.functionSubnets : undefined,
       securityGroups: props.securityGroups,
     });
+    if (vpc && this.auth.jwksUri) this.warnIfNoRouteToJwks(vpc, this.auth.jwksUri);
     if (vpc) {
       // What AWSLambdaVPCAccessExecutionRole grants, inline: Lambda attaches the function through these.
       this.role.addToPrincipalPolicy(new iam.PolicyStatement({
@@ -619,6 +622,24 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
   public _originVerification(): { header: string; value: string; rotation: number } | undefined {
     const secret = this.createdOriginSecret;
     return secret ? { header: ORIGIN_VERIFY_HEADER, value: secret.secretValue.unsafeUnwrap(), rotation: this.originSecretRotation } : undefined;
+  }
+
+  /**
+   * JWT signing keys come from the issuer's JWKS URL on the internet (no VPC endpoint serves them). A function whose
+   * subnets are all isolated (no NAT gateway or other egress route, known at synth time for subnets of a CDK VPC or a
+   * VPC imported with subnet types) cannot fetch them, and every request would get 503. Subnets whose type cannot be
+   * known (imported by id) are given the benefit of the doubt.
+   */
+  private warnIfNoRouteToJwks(vpc: ec2.IVpc, jwksUri: string): void {
+    const isolated = new Set(vpc.isolatedSubnets.map((subnet) => subnet.subnetId));
+    const subnets = this.function.isBoundToVpc ? vpc.selectSubnets(this.functionSubnets).subnets : [];
+    if (subnets.length > 0 && subnets.every((subnet) => isolated.has(subnet.subnetId))) {
+      Annotations.of(this).addWarningV2('cdk-serverless-llm:jwtWithoutEgress',
+        `ProxyAuth.jwt(): the function runs in isolated subnets (no NAT gateway or other egress route), so unless a VPC endpoint ` +
+        `serves its host it cannot fetch the issuer's signing keys from ${Token.isUnresolved(jwksUri) ? 'the JWKS URL' : jwksUri} and ` +
+        'every request would get 503. Place it in subnets with egress (`vpcSubnets`, or a VPC with a NAT gateway), or serve the JWKS ' +
+        'from inside the VPC and set `jwksUri`.');
+    }
   }
 
   /** Creates the origin secret and makes the runtime require it (once), unless the proxy is not restricted to CloudFront. */

@@ -391,6 +391,30 @@ describe('auth modes', () => {
     expect(() => proxy.grantInvoke(new iam.AccountRootPrincipal())).toThrow(/jwt auth .*token from the configured issuer/);
   });
 
+  test('ProxyAuth.jwt() requires exp by default; allowMissingExpiry: true tells the runtime to accept tokens without it', () => {
+    const jwt = { issuer: 'https://idp.example.com', audience: ['proxy'] };
+    expect(functionEnv(build({ auth: ProxyAuth.jwt(jwt) }).template).PROXY_JWT_ALLOW_MISSING_EXPIRY).toBeUndefined();
+    expect(functionEnv(build({ auth: ProxyAuth.jwt({ ...jwt, allowMissingExpiry: true }) }).template).PROXY_JWT_ALLOW_MISSING_EXPIRY).toBe('true');
+  });
+
+  test('warns when ProxyAuth.jwt() runs in isolated subnets, which have no route to the issuer\'s JWKS', () => {
+    const jwt = ProxyAuth.jwt({ issuer: 'https://idp.example.com', audience: ['proxy'] });
+    const warning = Match.stringLikeRegexp('cannot fetch the issuer\'s signing keys from https://idp.example.com/.well-known/jwks.json');
+    const isolated = newStack(US_EAST_1);
+    const closed = new ec2.Vpc(isolated, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    new StreamingLlmProxy(isolated, 'Proxy', { auth: jwt, vpc: closed, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
+    Annotations.fromStack(isolated).hasWarning('/TestStack/Proxy', warning);
+
+    const withNat = newStack(US_EAST_1);
+    new StreamingLlmProxy(withNat, 'Proxy', { auth: jwt, vpc: new ec2.Vpc(withNat, 'Vpc', { natGateways: 1 }) });
+    expect(Annotations.fromStack(withNat).findWarning('*', warning)).toEqual([]);
+
+    const apiKeys = newStack(US_EAST_1);
+    const closed2 = new ec2.Vpc(apiKeys, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    new StreamingLlmProxy(apiKeys, 'Proxy', { vpc: closed2, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
+    expect(Annotations.fromStack(apiKeys).findWarning('*', Match.stringLikeRegexp('ProxyAuth.jwt'))).toEqual([]);
+  });
+
   test('ProxyAuth.jwt() rejects a non-https issuer and an empty audience', () => {
     expect(() => ProxyAuth.jwt({ issuer: 'http://issuer.example.com', audience: ['a'] })).toThrow(/`issuer` must be an https:\/\/ URL/);
     expect(() => ProxyAuth.jwt({ issuer: 'https://issuer.example.com', audience: [] })).toThrow(/`audience` needs at least one/);
