@@ -635,7 +635,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
     const subnets = this.function.isBoundToVpc ? vpc.selectSubnets(this.functionSubnets).subnets : [];
     if (subnets.length > 0 && subnets.every((subnet) => isolated.has(subnet.subnetId))) {
       Annotations.of(this).addWarningV2('cdk-serverless-llm:jwtWithoutEgress',
-        `ProxyAuth.jwt(): the function runs in isolated subnets (no NAT gateway or other egress route), so unless a VPC endpoint ` +
+        'ProxyAuth.jwt(): the function runs in isolated subnets (no NAT gateway or other egress route), so unless a VPC endpoint ' +
         `serves its host it cannot fetch the issuer's signing keys from ${Token.isUnresolved(jwksUri) ? 'the JWKS URL' : jwksUri} and ` +
         'every request would get 503. Place it in subnets with egress (`vpcSubnets`, or a VPC with a NAT gateway), or serve the JWKS ' +
         'from inside the VPC and set `jwksUri`.');
