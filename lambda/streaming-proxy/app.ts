@@ -4,7 +4,7 @@
  * here, so they run the same code; the dev server overrides the parts that differ locally (in-memory API keys, the
  * one-line request log, mock pacing).
  */
-import { createAuthenticator, type AuthDeps, type Authenticator } from './auth/index';
+import { createAuthenticator, withOriginVerify, type AuthDeps, type Authenticator } from './auth/index';
 import { createBackends } from './backends';
 import { Catalogue, parseModelsEnv } from './catalogue';
 import { ConfigError, type ProxyConfig } from './config';
@@ -50,11 +50,14 @@ export function createApp(config: ProxyConfig, overrides: AppOverrides = {}): Pr
   });
   const meter = overrides.meter
     ?? createPowertoolsMeter({ serviceName: config.serviceName, namespace: config.metricsNamespace, logLevel: config.logLevel });
-  const authenticator = overrides.authenticator ?? createAuthenticator(config.auth, {
+  const authDeps: AuthDeps = {
     region: config.region,
     onStaleKeys: (problem) => meter.warn('API keys could not be reloaded; using the previous keys', { problem }),
+    onStaleOriginSecret: (problem) => meter.warn('The origin secret could not be reloaded; using the previous values', { problem }),
     ...(overrides.auth ?? {}),
-  });
+  };
+  // The origin check (CloudFront's secret header) runs before any other authentication.
+  const authenticator = withOriginVerify(overrides.authenticator ?? createAuthenticator(config.auth, authDeps), config.originVerify, authDeps);
   const { limiter, sessions } = createBackends(config, (message, details) => meter.warn(message, details));
   return createProxy({ config, catalogue, upstreams: upstreamFor, authenticator, limiter, sessions, meter });
 }

@@ -24,9 +24,19 @@ export type AuthConfig =
     readonly jwksUri: string;
     readonly identityClaim: string;
     readonly tokenUse: 'id' | 'access' | 'any';
+    /** Accept tokens without an `exp` claim (never expiring). */
+    readonly allowMissingExpiry?: boolean;
   }
   | { readonly mode: 'iam' }
   | { readonly mode: 'none' };
+
+/** Origin verification (CloudFront in front of the endpoint): the secret header every request must carry. */
+export interface OriginVerifyConfig {
+  readonly secretArn: string;
+  /** Lower-case header name. */
+  readonly header: string;
+  readonly cacheTtlSeconds: number;
+}
 
 export interface RedisConfig {
   readonly host: string;
@@ -41,6 +51,8 @@ export interface RedisConfig {
 export interface ProxyConfig {
   readonly upstream: UpstreamMode;
   readonly auth: AuthConfig;
+  /** Set when the endpoint sits behind CloudFront: requests without the origin secret get 403. */
+  readonly originVerify?: OriginVerifyConfig;
   /** The raw PROXY_MODELS JSON (shape-checked here; entries are validated by the catalogue at init). */
   readonly modelsJson?: string;
   readonly claudeFallback: ClaudeFallback;
@@ -76,6 +88,7 @@ export function loadConfig(env: Env): ProxyConfig {
   const config: ProxyConfig = {
     upstream: oneOf(env, 'PROXY_UPSTREAM', ['bedrock', 'mock'] as const, 'bedrock'),
     auth: authConfig(env),
+    originVerify: originVerifyConfig(env),
     modelsJson: modelsJson(env),
     claudeFallback: oneOf(env, 'PROXY_CLAUDE_FALLBACK', ['global', 'us', 'eu', 'apac', 'none', 'direct'] as const, 'global'),
     failoverRegion: region(env, 'PROXY_FAILOVER_REGION'),
@@ -177,6 +190,26 @@ export function isLoopbackHttp(value: string): boolean {
   return parsed.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname);
 }
 
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
+
+function originVerifyConfig(env: Env): OriginVerifyConfig | undefined {
+  const secretArn = text(env, 'PROXY_ORIGIN_VERIFY_SECRET_ARN');
+  if (secretArn === undefined) {
+    for (const name of ['PROXY_ORIGIN_VERIFY_HEADER', 'PROXY_ORIGIN_VERIFY_CACHE_TTL_SECONDS']) {
+      if (text(env, name) !== undefined) throw new ConfigError(name, 'needs PROXY_ORIGIN_VERIFY_SECRET_ARN');
+    }
+    return undefined;
+  }
+  if (!SECRET_ARN.test(secretArn)) {
+    throw new ConfigError('PROXY_ORIGIN_VERIFY_SECRET_ARN', `must be a Secrets Manager secret ARN; got ${shown(secretArn)}`);
+  }
+  const header = (text(env, 'PROXY_ORIGIN_VERIFY_HEADER') ?? 'x-origin-verify').toLowerCase();
+  if (!/^x-[a-z0-9-]+$/.test(header)) {
+    throw new ConfigError('PROXY_ORIGIN_VERIFY_HEADER', `must be a header name starting with x-; got ${shown(header)}`);
+  }
+  return { secretArn, header, cacheTtlSeconds: integer(env, 'PROXY_ORIGIN_VERIFY_CACHE_TTL_SECONDS', 60, 1) };
+}
+
 function authConfig(env: Env): AuthConfig {
   const mode = oneOf(env, 'PROXY_AUTH_MODE', ['api-keys', 'jwt', 'iam', 'none'] as const, undefined);
   switch (mode) {
@@ -205,6 +238,7 @@ function authConfig(env: Env): AuthConfig {
         jwksUri,
         identityClaim,
         tokenUse: oneOf(env, 'PROXY_JWT_TOKEN_USE', ['id', 'access', 'any'] as const, 'any'),
+        allowMissingExpiry: oneOf(env, 'PROXY_JWT_ALLOW_MISSING_EXPIRY', ['true', 'false'] as const, 'false') === 'true',
       };
     }
     default:

@@ -17,13 +17,14 @@ import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
-import { IStreamingLlmProxyEndpoint, ProxyAuthMode, ProxyEndpointType } from '../streaming-llm-proxy';
+import { IStreamingLlmProxyEndpoint, ProxyAuthMode, ProxyEndpointType, ProxyWebAcl } from '../streaming-llm-proxy';
 import { nagResourceText } from './nag-ids';
 import { bundledSource } from '../core/assets';
 import { acknowledgeNag } from '../core/nag';
@@ -245,9 +246,19 @@ export interface SpaFrontendProps {
    * If the ACL uses the AWS managed core rule set, set its `SizeRestrictions_BODY` rule to count: chat requests
    * routed through `api` are often larger than its 8 KB limit.
    *
-   * @default - no web ACL
+   * @default - see `webAcl`
    */
   readonly webAclArn?: string;
+
+  /**
+   * The CLOUDFRONT-scope web ACL of the distribution: `ProxyWebAcl.managed()` (created in this stack, which must then be
+   * in us-east-1), `ProxyWebAcl.fromArn()` or `ProxyWebAcl.none()`. It sees the viewers' own IP addresses, so its
+   * per-IP rate rule and IP reputation work per user (a regional ACL behind CloudFront sees CloudFront's addresses).
+   * Not together with `webAclArn`.
+   *
+   * @default - ProxyWebAcl.managed() when `api` is set, otherwise no web ACL
+   */
+  readonly webAcl?: ProxyWebAcl;
 
   /**
    * Countries the site is served to or withheld from.
@@ -384,6 +395,7 @@ export class SpaFrontend extends Construct {
       };
     }
 
+    const webAclArn = this.resolveWebAcl(props);
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: props.comment ?? `SPA ${this.node.path}`.slice(0, 128),
       defaultRootObject: props.indexDocument ?? 'index.html',
@@ -411,10 +423,11 @@ export class SpaFrontend extends Construct {
       enableLogging: true,
       logBucket: this.logBucket,
       logFilePrefix: 'cloudfront/',
-      webAclId: props.webAclArn,
+      webAclId: webAclArn,
       geoRestriction: props.geoRestriction,
     });
-    this.acknowledgeDistributionFindings(props);
+    this.acknowledgeDistributionFindings(props, webAclArn);
+    if (apiSigned) this.allowCloudFrontToInvoke(props.api!.proxy!.functionUrl!);
 
     if (props.domain?.hostedZone) {
       const target = route53.RecordTarget.fromAlias(new targets.CloudFrontTarget(this.distribution));
@@ -446,6 +459,19 @@ export class SpaFrontend extends Construct {
     this.bucket.grantReadWrite(grantee);
     this.bucket.grantDelete(grantee);
     return this.distribution.grant(grantee, 'cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation');
+  }
+
+  /**
+   * Besides the `lambda:InvokeFunctionUrl` permission that the OAC origin adds, Lambda requires `lambda:InvokeFunction`
+   * for CloudFront (OAC) to call an AWS_IAM function URL: both on the alias the URL belongs to, only from this distribution.
+   */
+  private allowCloudFrontToInvoke(functionUrl: lambda.FunctionUrl): void {
+    new lambda.CfnPermission(this, 'ApiInvokeFunctionPermission', {
+      principal: 'cloudfront.amazonaws.com',
+      action: 'lambda:InvokeFunction',
+      functionName: functionUrl.functionArn,
+      sourceArn: this.distribution.distributionArn,
+    });
   }
 
   private createLogBucket(props: SpaFrontendProps, removalPolicy: RemovalPolicy): s3.Bucket {
@@ -634,7 +660,47 @@ export class SpaFrontend extends Construct {
     return last;
   }
 
-  private acknowledgeDistributionFindings(props: SpaFrontendProps): void {
+  /** The ARN of the distribution's web ACL: `webAclArn`, `webAcl`, or a managed one created here when `api` is set. */
+  private resolveWebAcl(props: SpaFrontendProps): string | undefined {
+    if (props.webAclArn && props.webAcl) {
+      throw new Error('SpaFrontend takes webAclArn or webAcl, not both: pass an existing ACL as webAcl: ProxyWebAcl.fromArn(arn), or use webAclArn alone.');
+    }
+    if (props.webAclArn) return props.webAclArn;
+    const webAcl = props.webAcl ?? (props.api ? ProxyWebAcl.managed() : undefined);
+    if (!webAcl) return undefined;
+    if (webAcl._creates) {
+      const stackRegion = Stack.of(this).region;
+      if (!Token.isUnresolved(stackRegion) && stackRegion !== CLOUDFRONT_REGION) {
+        throw new Error(
+          `SpaFrontend webAcl: a CLOUDFRONT-scope web ACL must be created in ${CLOUDFRONT_REGION}, but this stack is in ${stackRegion}` +
+          (props.webAcl ? '' : ' (with `api` set the site gets one by default)') + '. Create it in a us-east-1 stack and pass ' +
+          'webAcl: ProxyWebAcl.fromArn(arn) (or webAclArn), opt out with webAcl: ProxyWebAcl.none(), or deploy this stack to us-east-1.',
+        );
+      }
+      if (Token.isUnresolved(stackRegion)) {
+        // An environment-agnostic stack: fail the deployment before anything is created if it lands outside us-east-1.
+        new CfnRule(this, 'WebAclRegionRule', {
+          assertions: [{
+            assert: Fn.conditionEquals(Aws.REGION, CLOUDFRONT_REGION),
+            assertDescription: `The SpaFrontend web ACL (webAcl) is created in this stack, so it must be deployed to ${CLOUDFRONT_REGION} (CLOUDFRONT-scope web ACLs live there); or pass webAcl: ProxyWebAcl.fromArn(arn).`,
+          }],
+        });
+      }
+    }
+    const arn = webAcl._bind(this, 'WebAcl', { wafScope: 'CLOUDFRONT', logRetention: logs.RetentionDays.ONE_YEAR, propName: 'SpaFrontend webAcl' });
+    const wafLogs = this.node.tryFindChild('WebAcl')?.node.tryFindChild('Logs');
+    if (wafLogs) {
+      const reason = 'WAF logs of the site are encrypted with CloudWatch Logs\' service-managed key; they hold request metadata with the ' +
+        'authorization, x-api-key and x-origin-verify headers redacted. Pass webAcl: ProxyWebAcl.fromArn() for an ACL whose logs use your key.';
+      acknowledgeNag(wafLogs,
+        { id: 'NIST.800.53.R5-CloudWatchLogGroupEncrypted', reason },
+        { id: 'HIPAA.Security-CloudWatchLogGroupEncrypted', reason },
+      );
+    }
+    return arn;
+  }
+
+  private acknowledgeDistributionFindings(props: SpaFrontendProps, webAclArn: string | undefined): void {
     if (!props.domain) {
       acknowledgeNag(this.distribution, {
         id: 'AwsSolutions-CFR4',
@@ -648,11 +714,11 @@ export class SpaFrontend extends Construct {
         reason: 'The site is a public web app meant to be reachable worldwide; geoRestriction limits it when a deployment needs that.',
       });
     }
-    if (!props.webAclArn) {
+    if (!webAclArn && !props.api) {
       acknowledgeNag(this.distribution, {
         id: 'AwsSolutions-CFR2',
-        reason: 'A CLOUDFRONT-scoped web ACL lives in us-east-1 and is usually shared across an organisation; it is attached with webAclArn. ' +
-          'The files are static and the API route authenticates every request itself.',
+        reason: 'The site serves only static files (no `api` route); a CLOUDFRONT-scoped web ACL lives in us-east-1 and is usually ' +
+          'shared across an organisation, and is attached with webAcl or webAclArn.',
       });
     }
   }
@@ -839,14 +905,13 @@ function apiOrigin(api: SpaApiRoute): { origin: cloudfront.IOrigin; signed: bool
   if (api.origin) return { origin: api.origin, signed: false };
   const readTimeout = api.readTimeout ?? Duration.seconds(60);
   const backend = api.proxy!;
-  if (backend.endpointType === ProxyEndpointType.FUNCTION_URL && backend.functionUrl) {
+  if (backend.endpointType === ProxyEndpointType.FUNCTION_URL && backend.functionUrl
+    && backend.functionUrl.authType === lambda.FunctionUrlAuthType.AWS_IAM) {
+    // CloudFront signs with SigV4; Lambda needs the payload hash, which CloudFront takes from the viewer's
+    // x-amz-content-sha256 header. config.json tells the app to send it.
     const options = { readTimeout, keepaliveTimeout: Duration.seconds(60) };
-    if (backend.functionUrl.authType === lambda.FunctionUrlAuthType.AWS_IAM) {
-      // CloudFront signs with SigV4; Lambda needs the payload hash, which CloudFront takes from the viewer's
-      // x-amz-content-sha256 header. config.json tells the app to send it.
-      return { origin: origins.FunctionUrlOrigin.withOriginAccessControl(backend.functionUrl, options), signed: true };
-    }
-    return { origin: new origins.FunctionUrlOrigin(backend.functionUrl, options), signed: false };
+    return { origin: origins.FunctionUrlOrigin.withOriginAccessControl(backend.functionUrl, options), signed: true };
   }
-  return { origin: new origins.RestApiOrigin(backend.restApi!, { readTimeout, keepaliveTimeout: Duration.seconds(60) }), signed: false };
+  // The proxy's own origin adds its secret origin header, and the proxy then refuses direct calls to the endpoint.
+  return { origin: backend.createCloudFrontOrigin({ readTimeout }), signed: false };
 }

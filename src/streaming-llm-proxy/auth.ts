@@ -69,6 +69,12 @@ export interface JwtAuthOptions {
    * @default JwtTokenUse.ANY
    */
   readonly tokenUse?: JwtTokenUse;
+  /**
+   * Accept tokens without an `exp` claim. Such tokens never expire, so a leaked one works forever; allow them only for
+   * an issuer that cannot set `exp` and whose tokens you can revoke another way.
+   * @default false: a token without `exp` gets 401
+   */
+  readonly allowMissingExpiry?: boolean;
 }
 
 /**
@@ -173,7 +179,8 @@ class JwtAuth extends ProxyAuth {
     if (o.jwksUri !== undefined) environment.PROXY_JWT_JWKS_URI = o.jwksUri;
     if (o.identityClaim !== undefined) environment.PROXY_JWT_IDENTITY_CLAIM = o.identityClaim;
     if (o.tokenUse !== undefined) environment.PROXY_JWT_TOKEN_USE = o.tokenUse;
-    return { mode: this.mode, environment, endpointIam: false };
+    if (o.allowMissingExpiry) environment.PROXY_JWT_ALLOW_MISSING_EXPIRY = 'true';
+    return { mode: this.mode, environment, endpointIam: false, jwksUri: o.jwksUri ?? `${o.issuer.replace(/\/+$/, '')}/.well-known/jwks.json` };
   }
 }
 

@@ -18,6 +18,8 @@ export interface BoundProxyAuth {
   readonly secret?: secretsmanager.ISecret;
   /** True when the endpoint itself authenticates the caller (SigV4). */
   readonly endpointIam: boolean;
+  /** Where the runtime fetches the JWT signing keys (jwt mode). */
+  readonly jwksUri?: string;
 }
 
 /**
@@ -29,5 +31,24 @@ export interface WebAclContext {
   readonly wafScope: 'REGIONAL' | 'CLOUDFRONT';
   readonly logRetention: logs.RetentionDays;
   readonly encryptionKey?: kms.IKey;
+  /** The prop that holds the ACL, for error messages (default `cloudFront.webAcl` / `ProxyEndpoint.restApi({ webAcl })`). */
+  readonly propName?: string;
+  /**
+   * For a REGIONAL ACL behind CloudFront: the origin header that proves a request came through CloudFront, read at
+   * synth time (CloudFront may be added after the ACL is created). Its requests are rate-limited by FORWARDED_IP.
+   */
+  readonly originVerification?: () => OriginVerification | undefined;
+}
+
+/**
+ * The secret origin header CloudFront adds to requests to the proxy.
+ *
+ * @internal
+ */
+export interface OriginVerification {
+  readonly header: string;
+  /** A dynamic reference to the secret, never its value. */
+  readonly value: string;
+  readonly rotation: number;
 }
 

@@ -42,6 +42,10 @@ const ORIGIN_READ_TIMEOUT = Duration.seconds(60);
 const ORIGIN_KEEPALIVE_TIMEOUT = Duration.seconds(60);
 /** Environment variables the construct owns; `environment` may not set them. */
 const MANAGED_ENV_PREFIXES = ['PROXY_', 'POWERTOOLS_', 'REDIS_'];
+/** The header CloudFront adds to every request it forwards to the endpoint (an origin custom header). */
+const ORIGIN_VERIFY_HEADER = 'x-origin-verify';
+/** Carries `originSecretRotation`, so that bumping it changes every distribution that uses the origin. */
+const ORIGIN_ROTATION_HEADER = 'x-origin-verify-rotation';
 /** Headers browsers may send to the proxy (CORS). */
 const CORS_HEADERS = ['content-type', 'authorization', 'x-api-key', 'anthropic-version', 'anthropic-beta', 'x-session-id'];
 
@@ -65,9 +69,22 @@ export interface IStreamingLlmProxyEndpoint {
   /**
    * A CloudFront origin for the endpoint with streaming-friendly timeouts (use it with caching disabled and the
    * `ALL_VIEWER_EXCEPT_HOST_HEADER` origin request policy). Any path prefix of the behavior (e.g. `/api`) is
-   * stripped by the runtime.
+   * stripped by the runtime. Unless `restrictToCloudFront` is false, the origin adds the proxy's secret origin header
+   * and the proxy from then on refuses requests without it (direct calls to the endpoint get 403).
    */
-  createCloudFrontOrigin(): cloudfront.IOrigin;
+  createCloudFrontOrigin(options?: ProxyCloudFrontOriginOptions): cloudfront.IOrigin;
+}
+
+/**
+ * Options for `createCloudFrontOrigin()`.
+ */
+export interface ProxyCloudFrontOriginOptions {
+  /**
+   * How long CloudFront waits for the first byte and between bytes of a streamed response (above 60 seconds needs a
+   * CloudFront quota increase).
+   * @default Duration.seconds(60)
+   */
+  readonly readTimeout?: Duration;
 }
 
 /**
@@ -237,6 +254,21 @@ export interface StreamingLlmProxyProps {
    */
   readonly cloudFront?: ProxyCloudFrontOptions;
   /**
+   * When CloudFront is in front of the endpoint (`cloudFront`, or a `SpaFrontend` route, i.e. any
+   * `createCloudFrontOrigin()`), CloudFront adds a secret origin header (`x-origin-verify`, from the created
+   * `originSecret` in Secrets Manager) and the runtime refuses every request without it with 403, so the function URL
+   * or stage URL cannot be used to go around the distribution's web ACL and geo restriction. Set false only when
+   * clients must also call the endpoint directly.
+   * @default true
+   */
+  readonly restrictToCloudFront?: boolean;
+  /**
+   * Change this value (e.g. 1, 2, ...) after rotating `originSecret` (docs/runbook.md): the next deployment then
+   * updates every distribution and web ACL that holds the secret, which makes CloudFormation read its new value.
+   * @default 0
+   */
+  readonly originSecretRotation?: number;
+  /**
    * SSM parameter path prefix (e.g. `/llm-proxy/prod`) under which `url` and, with API keys, `api-key-secret-arn`
    * are published for other stacks and CI.
    * @default no parameters
@@ -300,11 +332,22 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
 
   private readonly auth: BoundProxyAuth;
   private readonly timeout: Duration;
+  private readonly restrictToCloudFront: boolean;
+  private readonly originSecretRotation: number;
+  private readonly encryptionKey?: kms.IKey;
+  private createdOriginSecret?: secretsmanager.Secret;
+  private readonly functionSubnets: ec2.SubnetSelection;
 
   constructor(scope: Construct, id: string, props: StreamingLlmProxyProps = {}) {
     super(scope, id);
 
     const encryptionKey = props.encryptionKey;
+    this.encryptionKey = encryptionKey;
+    this.restrictToCloudFront = props.restrictToCloudFront ?? true;
+    this.originSecretRotation = props.originSecretRotation ?? 0;
+    if (!Number.isInteger(this.originSecretRotation) || this.originSecretRotation < 0) {
+      throw new Error(`\`originSecretRotation\` must be a whole number of 0 or more, got ${this.originSecretRotation}.`);
+    }
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     this.timeout = props.timeout ?? MAX_TIMEOUT;
     validateScalars(props, this.timeout);
@@ -363,6 +406,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
     });
     this.logGroup.grantWrite(this.role);
 
+    this.functionSubnets = props.vpcSubnets ?? props.sessions?.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
     this.function = new lambda.Function(this, 'Function', {
       description: 'LLM proxy: Anthropic Messages and OpenAI Chat Completions APIs in front of Amazon Bedrock (streaming)',
       runtime: lambda.Runtime.NODEJS_24_X,
@@ -378,9 +422,10 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       environment,
       environmentEncryption: encryptionKey,
       vpc,
-      vpcSubnets: vpc ? (props.vpcSubnets ?? props.sessions?.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }) : undefined,
+      vpcSubnets: vpc ? this.functionSubnets : undefined,
       securityGroups: props.securityGroups,
     });
+    if (vpc && this.auth.jwksUri) this.warnIfNoRouteToJwks(vpc, this.auth.jwksUri);
     if (vpc) {
       // What AWSLambdaVPCAccessExecutionRole grants, inline: Lambda attaches the function through these.
       this.role.addToPrincipalPolicy(new iam.PolicyStatement({
@@ -447,6 +492,11 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
 
     // --- CloudFront -----------------------------------------------------------------------------------------------
     if (props.cloudFront) {
+      if (!this.restrictToCloudFront) {
+        Annotations.of(this).addWarningV2('cdk-serverless-llm:unrestrictedOrigin',
+          '`restrictToCloudFront` is false: clients can call the endpoint directly and skip the distribution\'s web ACL, rate rule ' +
+          'and geo restriction. Leave it unset unless direct calls are intended.');
+      }
       this.distribution = this.createDistribution(props.cloudFront, logRetention, encryptionKey);
       const domain = props.cloudFront.domainNames?.[0] ?? this.distribution.distributionDomainName;
       this.url = `https://${domain}/`;
@@ -536,14 +586,97 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
   }
 
   /**
-   * A CloudFront origin for the endpoint with streaming-friendly timeouts.
+   * The secret CloudFront sends in the `x-origin-verify` header, created once CloudFront is in front of the endpoint
+   * (`cloudFront` or `createCloudFrontOrigin()`) unless `restrictToCloudFront` is false. Rotate it as docs/runbook.md
+   * says: the runtime accepts its AWSCURRENT and AWSPREVIOUS values.
    */
-  public createCloudFrontOrigin(): cloudfront.IOrigin {
-    const timeouts = { readTimeout: ORIGIN_READ_TIMEOUT, keepaliveTimeout: ORIGIN_KEEPALIVE_TIMEOUT };
+  public get originSecret(): secretsmanager.ISecret | undefined {
+    return this.createdOriginSecret;
+  }
+
+  /**
+   * A CloudFront origin for the endpoint with streaming-friendly timeouts that adds the secret origin header (unless
+   * `restrictToCloudFront` is false); from then on the proxy answers only requests that carry it.
+   */
+  public createCloudFrontOrigin(options: ProxyCloudFrontOriginOptions = {}): cloudfront.IOrigin {
+    const readTimeout = options.readTimeout ?? ORIGIN_READ_TIMEOUT;
+    const secret = this.ensureOriginSecret();
+    const customHeaders = secret ? {
+      // A dynamic reference ({{resolve:secretsmanager:...}}): CloudFormation puts the value into the distribution, the
+      // template never holds it.
+      [ORIGIN_VERIFY_HEADER]: secret.secretValue.unsafeUnwrap(),
+      [ORIGIN_ROTATION_HEADER]: String(this.originSecretRotation),
+    } : undefined;
+    const originOptions = { readTimeout, keepaliveTimeout: ORIGIN_KEEPALIVE_TIMEOUT, customHeaders };
     if (this.restApi) {
-      return new origins.RestApiOrigin(this.restApi, timeouts);
+      return new origins.RestApiOrigin(this.restApi, originOptions);
     }
-    return new origins.FunctionUrlOrigin(this.functionUrl!, timeouts);
+    return new origins.FunctionUrlOrigin(this.functionUrl!, originOptions);
+  }
+
+  /**
+   * The origin header CloudFront sends and the runtime requires, when the proxy is behind CloudFront.
+   *
+   * @internal
+   */
+  public _originVerification(): { header: string; value: string; rotation: number } | undefined {
+    const secret = this.createdOriginSecret;
+    return secret ? { header: ORIGIN_VERIFY_HEADER, value: secret.secretValue.unsafeUnwrap(), rotation: this.originSecretRotation } : undefined;
+  }
+
+  /**
+   * JWT signing keys come from the issuer's JWKS URL on the internet (no VPC endpoint serves them). A function whose
+   * subnets are all isolated (no NAT gateway or other egress route, known at synth time for subnets of a CDK VPC or a
+   * VPC imported with subnet types) cannot fetch them, and every request would get 503. Subnets whose type cannot be
+   * known (imported by id) are given the benefit of the doubt.
+   */
+  private warnIfNoRouteToJwks(vpc: ec2.IVpc, jwksUri: string): void {
+    const isolated = new Set(vpc.isolatedSubnets.map((subnet) => subnet.subnetId));
+    const subnets = this.function.isBoundToVpc ? vpc.selectSubnets(this.functionSubnets).subnets : [];
+    if (subnets.length > 0 && subnets.every((subnet) => isolated.has(subnet.subnetId))) {
+      Annotations.of(this).addWarningV2('cdk-serverless-llm:jwtWithoutEgress',
+        'ProxyAuth.jwt(): the function runs in isolated subnets (no NAT gateway or other egress route), so unless a VPC endpoint ' +
+        `serves its host it cannot fetch the issuer's signing keys from ${Token.isUnresolved(jwksUri) ? 'the JWKS URL' : jwksUri} and ` +
+        'every request would get 503. Place it in subnets with egress (`vpcSubnets`, or a VPC with a NAT gateway), or serve the JWKS ' +
+        'from inside the VPC and set `jwksUri`.');
+    }
+  }
+
+  /** Creates the origin secret and makes the runtime require it (once), unless the proxy is not restricted to CloudFront. */
+  private ensureOriginSecret(): secretsmanager.Secret | undefined {
+    if (!this.restrictToCloudFront || this.auth.endpointIam) return undefined;
+    if (this.createdOriginSecret) return this.createdOriginSecret;
+    const secret = new secretsmanager.Secret(this, 'OriginSecret', {
+      description: 'Secret origin header (x-origin-verify) that CloudFront adds to requests to the LLM proxy; the proxy refuses requests without it',
+      encryptionKey: this.encryptionKey,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+    });
+    this.createdOriginSecret = secret;
+    this.function.addEnvironment('PROXY_ORIGIN_VERIFY_SECRET_ARN', secret.secretArn);
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'ReadOriginSecret',
+      // AWSCURRENT and AWSPREVIOUS, so a rotation never refuses CloudFront.
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [secretResourceArn(secret)],
+    }));
+    this.encryptionKey?.grantDecrypt(this.role);
+    const rotation =
+      'CloudFront origin custom headers are static in the distribution (CloudFormation resolves the dynamic reference on each ' +
+      'update), so the secret is rotated with the two-step procedure of docs/runbook.md (new value, then originSecretRotation + ' +
+      'deploy); the runtime accepts the current and the previous value, so no rotation Lambda is needed.';
+    acknowledgeNag(secret,
+      { id: 'AwsSolutions-SMG4', reason: rotation },
+      { id: 'NIST.800.53.R5-SecretsManagerRotationEnabled', reason: rotation },
+      { id: 'HIPAA.Security-SecretsManagerRotationEnabled', reason: rotation },
+    );
+    if (!this.encryptionKey) {
+      const reason = 'Encrypted with the AWS managed key aws/secretsmanager by default; pass `encryptionKey` for a customer managed key.';
+      acknowledgeNag(secret,
+        { id: 'NIST.800.53.R5-SecretsManagerUsingKMSKey', reason },
+        { id: 'HIPAA.Security-SecretsManagerUsingKMSKey', reason },
+      );
+    }
+    return secret;
   }
 
   /**
@@ -785,6 +918,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       wafScope: 'REGIONAL',
       logRetention,
       encryptionKey,
+      originVerification: () => this._originVerification(),
     });
     if (webAclArn) {
       new wafv2.CfnWebACLAssociation(this, 'ApiWebAclAssociation', {
@@ -878,6 +1012,8 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
         principals: [new iam.ServicePrincipal('delivery.logs.amazonaws.com')],
         actions: ['kms:GenerateDataKey*'],
         resources: ['*'],
+        // Only log deliveries made for this account (confused-deputy protection).
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }));
     }
     return bucket;
@@ -900,6 +1036,11 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       resources: ['*'],
+      // Only alarms of this account (confused-deputy protection).
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${stack.region}:${stack.account}:alarm:*` },
+      },
     }));
     if (!logsAdded.statementAdded || !alarmsAdded.statementAdded) {
       Annotations.of(this).addWarningV2('cdk-serverless-llm:importedEncryptionKey',

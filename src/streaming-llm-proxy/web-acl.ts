@@ -1,8 +1,8 @@
-import { ArnFormat, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, Lazy, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { WebAclContext } from './internal-types';
+import { OriginVerification, WebAclContext } from './internal-types';
 
 /**
  * Options for `ProxyWebAcl.managed()`.
@@ -21,7 +21,9 @@ export interface ManagedWebAclOptions {
 export abstract class ProxyWebAcl {
   /**
    * A web ACL with the AWS managed IP-reputation, common and known-bad-inputs rule groups, a per-IP rate-based rule
-   * and logging to CloudWatch Logs with the `authorization` and `x-api-key` headers redacted. The body-inspecting
+   * and logging to CloudWatch Logs with the `authorization`, `x-api-key` and `x-origin-verify` headers redacted. On a
+   * REST API behind CloudFront, requests that carry CloudFront's secret origin header are rate-limited per client
+   * (the first `X-Forwarded-For` address) and all others per source IP. The body-inspecting
    * rules of the common and known-bad-inputs groups only count: prompts are larger than 8 KB and routinely contain
    * source code that looks like an attack.
    */
@@ -105,23 +107,73 @@ class ManagedWebAcl extends ProxyWebAcl {
       visibilityConfig: visibility(name),
     });
 
-    const acl = new wafv2.CfnWebACL(container, 'WebAcl', {
-      scope: context.wafScope,
-      defaultAction: { allow: {} },
-      description: 'LLM proxy: AWS managed rules and a per-IP rate limit',
-      visibilityConfig: visibility('WebAcl'),
-      rules: [
-        managed('AWSManagedRulesAmazonIpReputationList', 0),
-        managed('AWSManagedRulesCommonRuleSet', 1),
-        managed('AWSManagedRulesKnownBadInputsRuleSet', 2),
-        {
+    const rateRules = (origin: OriginVerification | undefined): wafv2.CfnWebACL.RuleProperty[] => {
+      if (!origin) {
+        return [{
           name: 'RateLimitPerIp',
           priority: 3,
           action: { block: {} },
           statement: { rateBasedStatement: { limit: this.rateLimit, aggregateKeyType: 'IP', evaluationWindowSec: 300 } },
           visibilityConfig: visibility('RateLimitPerIp'),
+        }];
+      }
+      // Proven to come through CloudFront: the secret origin header matches (a dynamic reference, resolved by
+      // CloudFormation). Only those requests are keyed on the client address CloudFront forwards; all others on the
+      // source IP, so a direct caller cannot choose its rate-limit key with a forged X-Forwarded-For.
+      const viaCloudFront: wafv2.CfnWebACL.StatementProperty = {
+        byteMatchStatement: {
+          fieldToMatch: { singleHeader: { Name: origin.header } },
+          positionalConstraint: 'EXACTLY',
+          searchString: origin.value,
+          textTransformations: [{ priority: 0, type: 'NONE' }],
         },
-      ],
+      };
+      return [
+        {
+          name: `RateLimitPerClientViaCloudFront-r${origin.rotation}`,
+          priority: 3,
+          action: { block: {} },
+          statement: {
+            rateBasedStatement: {
+              limit: this.rateLimit,
+              aggregateKeyType: 'FORWARDED_IP',
+              forwardedIpConfig: { headerName: 'X-Forwarded-For', fallbackBehavior: 'MATCH' },
+              evaluationWindowSec: 300,
+              scopeDownStatement: viaCloudFront,
+            },
+          },
+          visibilityConfig: visibility('RateLimitPerClientViaCloudFront'),
+        },
+        {
+          name: 'RateLimitPerIp',
+          priority: 4,
+          action: { block: {} },
+          statement: {
+            rateBasedStatement: {
+              limit: this.rateLimit,
+              aggregateKeyType: 'IP',
+              evaluationWindowSec: 300,
+              scopeDownStatement: { notStatement: { statement: viaCloudFront } },
+            },
+          },
+          visibilityConfig: visibility('RateLimitPerIp'),
+        },
+      ];
+    };
+
+    const rules = (): wafv2.CfnWebACL.RuleProperty[] => [
+      managed('AWSManagedRulesAmazonIpReputationList', 0),
+      managed('AWSManagedRulesCommonRuleSet', 1),
+      managed('AWSManagedRulesKnownBadInputsRuleSet', 2),
+      ...rateRules(context.originVerification?.()),
+    ];
+    const acl = new wafv2.CfnWebACL(container, 'WebAcl', {
+      scope: context.wafScope,
+      defaultAction: { allow: {} },
+      description: 'LLM proxy: AWS managed rules and a per-IP rate limit',
+      visibilityConfig: visibility('WebAcl'),
+      // Read at synth time: CloudFront (and so the origin header) may be added after the ACL.
+      rules: context.originVerification ? Lazy.any({ produce: rules }) : rules(),
     });
 
     // WAF delivers logs only to log groups named aws-waf-logs-*; API keys and tokens must never reach the logs.
@@ -143,6 +195,7 @@ class ManagedWebAcl extends ProxyWebAcl {
       redactedFields: [
         { singleHeader: { Name: 'authorization' } },
         { singleHeader: { Name: 'x-api-key' } },
+        { singleHeader: { Name: 'x-origin-verify' } },
       ],
     });
     return acl.attrArn;
@@ -163,7 +216,7 @@ class ExistingWebAcl extends ProxyWebAcl {
     if (!Token.isUnresolved(this.arn)) {
       const global = this.arn.includes(':global/webacl/');
       if (context.wafScope === 'CLOUDFRONT' && !global) {
-        throw new Error('cloudFront.webAcl: a CloudFront distribution needs a CLOUDFRONT-scope web ACL (arn:...:global/webacl/...), created in us-east-1.');
+        throw new Error(`${context.propName ?? 'cloudFront.webAcl'}: a CloudFront distribution needs a CLOUDFRONT-scope web ACL (arn:...:global/webacl/...), created in us-east-1.`);
       }
       if (context.wafScope === 'REGIONAL' && global) {
         throw new Error('ProxyEndpoint.restApi({ webAcl }): a REST API stage needs a REGIONAL web ACL (arn:...:regional/webacl/...) from its own region.');

@@ -236,6 +236,11 @@ export class VpcRedisSessions extends Construct implements IProxySessionStore, e
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       resources: ['*'],
+      // Only alarms of this account (confused-deputy protection).
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+      },
     }));
     const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
 
@@ -562,6 +567,14 @@ export class VpcRedisSessions extends Construct implements IProxySessionStore, e
     this.connections.allowDefaultPortFrom(fn, 'token rotation (testSecret)');
     this.endpointSecurityGroup?.connections.allowFrom(fn, ec2.Port.HTTPS, 'token rotation to Secrets Manager and ElastiCache');
     secret.addRotationSchedule('Rotation', { rotationLambda: fn, automaticallyAfter: this.auth.rotateEvery });
+    // The schedule lets secretsmanager.amazonaws.com invoke the function without a condition; limit that to rotations
+    // of this secret in this account (confused-deputy protection, checkov CKV_AWS_364). The L2 offers no other way.
+    for (const permission of fn.node.children.filter((c): c is lambda.CfnPermission => c instanceof lambda.CfnPermission)) {
+      if (permission.principal === 'secretsmanager.amazonaws.com') {
+        permission.sourceArn = secret.secretArn;
+        permission.sourceAccount = Stack.of(this).account;
+      }
+    }
     return fn;
   }
 

@@ -12,7 +12,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { SpaFrontend, SpaFrontendProps } from '../../src/spa-frontend';
-import { ProxyAuth, ProxyEndpoint, StreamingLlmProxy, StreamingLlmProxyProps } from '../../src/streaming-llm-proxy';
+import { ProxyAuth, ProxyEndpoint, ProxyWebAcl, StreamingLlmProxy, StreamingLlmProxyProps } from '../../src/streaming-llm-proxy';
 import { formatFindings, nagFindings } from '../support/nag';
 
 const CACHING_OPTIMIZED = '658327ea-f89d-4fab-a63d-7e88639e58f6';
@@ -310,6 +310,34 @@ describe('api', () => {
     expect(site.apiPathPattern).toBe('/api/*');
   });
 
+  test('makes the proxy refuse direct calls: the API origin adds the proxy\'s secret origin header, which the proxy then requires', () => {
+    const app = new App();
+    const proxy = proxyIn(app);
+    const stack = new Stack(app, 'Web', { env: US_EAST_1 });
+    new SpaFrontend(stack, 'Site', { api: { proxy, readTimeout: Duration.seconds(90) } });
+    const config = distributionConfig(Template.fromStack(stack));
+    const origin = config.Origins.find((o: any) => o.Id === config.CacheBehaviors[0].TargetOriginId);
+    expect(origin.CustomOriginConfig.OriginReadTimeout).toBe(90);
+    const header = origin.OriginCustomHeaders.find((h: any) => h.HeaderName === 'x-origin-verify');
+    // A dynamic reference to the proxy stack's secret (imported), resolved by CloudFormation: no value in the template.
+    expect(JSON.stringify(header.HeaderValue)).toMatch(/^\{"Fn::Join":\["",\["\{\{resolve:secretsmanager:",\{"Fn::ImportValue":"Backend:ExportsOutputRefProxyOriginSecret[^"]+"\},":SecretString:::\}\}"\]\]\}$/);
+    expect(proxy.originSecret).toBeDefined();
+    const backend = Template.fromStack(Stack.of(proxy));
+    const fn = Object.values(backend.findResources('AWS::Lambda::Function'))[0];
+    expect(fn.Properties.Environment.Variables.PROXY_ORIGIN_VERIFY_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^ProxyOriginSecret/) });
+  });
+
+  test('leaves a proxy with restrictToCloudFront: false reachable directly, without the header', () => {
+    const app = new App();
+    const proxy = proxyIn(app, { restrictToCloudFront: false });
+    const stack = new Stack(app, 'Web', { env: US_EAST_1 });
+    new SpaFrontend(stack, 'Site', { api: { proxy } });
+    const config = distributionConfig(Template.fromStack(stack));
+    const origin = config.Origins.find((o: any) => o.Id === config.CacheBehaviors[0].TargetOriginId);
+    expect(origin.OriginCustomHeaders).toBeUndefined();
+    expect(proxy.originSecret).toBeUndefined();
+  });
+
   test('tells the app where the API is through config.json and keeps the router away from it', () => {
     const app = new App();
     const stack = new Stack(app, 'Web', { env: US_EAST_1 });
@@ -345,6 +373,24 @@ describe('api', () => {
     expect(origin.OriginAccessControlId).toBeDefined();
     expect(configJson(site)).toEqual({ apiBaseUrl: '/api', apiPayloadSigning: 'sha256' });
     Annotations.fromStack(stack).hasWarning('/Web/Site', Match.stringLikeRegexp('anyone who can load the site can call it'));
+  });
+
+  test('lets only its own distribution invoke the AWS_IAM function URL\'s alias: InvokeFunction and InvokeFunctionUrl', () => {
+    const app = new App();
+    const proxy = proxyIn(app, { auth: ProxyAuth.iam() });
+    const stack = new Stack(app, 'Web', { env: US_EAST_1 });
+    const site = new SpaFrontend(stack, 'Site', { api: { proxy } });
+    const template = Template.fromStack(stack);
+    const distributionId = stack.getLogicalId(site.distribution.node.defaultChild as cloudfront.CfnDistribution);
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission')).map((r) => r.Properties);
+    const byAction = (action: string) => permissions.filter((p) => p.Action === action && p.Principal === 'cloudfront.amazonaws.com');
+    for (const action of ['lambda:InvokeFunction', 'lambda:InvokeFunctionUrl']) {
+      const found = byAction(action);
+      expect(found).toHaveLength(1);
+      // The alias ARN, imported from the proxy's stack.
+      expect(JSON.stringify(found[0].FunctionName)).toMatch(/Fn::ImportValue.*ProxyLive/);
+      expect(JSON.stringify(found[0].SourceArn)).toContain(distributionId);
+    }
   });
 
   test('warns about nothing for a function URL with its own auth', () => {
@@ -625,6 +671,74 @@ describe('distribution props', () => {
     '0123-4567',
   ])('rejects %s as webAclArn', (webAclArn) => {
     expect(() => stackWith({ webAclArn })).toThrow(/is not the ARN of a WAFv2 web ACL with scope CLOUDFRONT/);
+  });
+
+  test('with api, attaches a created CLOUDFRONT-scope web ACL with managed rules, a per-viewer-IP rate rule and redacted logs', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Web', { env: US_EAST_1 });
+    new SpaFrontend(stack, 'Site', { api: { proxy: proxyIn(app) } });
+    const template = Template.fromStack(stack);
+    expect(distributionConfig(template).WebACLId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^SiteWebAcl/), 'Arn'] });
+    const acl = Object.values(template.findResources('AWS::WAFv2::WebACL'));
+    expect(acl).toHaveLength(1);
+    expect(acl[0].Properties.Scope).toBe('CLOUDFRONT');
+    const rules = acl[0].Properties.Rules as Array<{ Name: string; Statement: any }>;
+    expect(rules.map((r) => r.Name)).toEqual([
+      'AWSManagedRulesAmazonIpReputationList', 'AWSManagedRulesCommonRuleSet', 'AWSManagedRulesKnownBadInputsRuleSet', 'RateLimitPerIp',
+    ]);
+    // At the edge the source IP is the viewer's own address.
+    expect(rules[3].Statement.RateBasedStatement).toMatchObject({ AggregateKeyType: 'IP', Limit: 3000 });
+    template.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
+      RedactedFields: Match.arrayWith([{ SingleHeader: { Name: 'authorization' } }, { SingleHeader: { Name: 'x-api-key' } }]),
+    });
+  });
+
+  test('without api, creates no web ACL (static files only)', () => {
+    const { template } = stackWith();
+    template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    expect(distributionConfig(template).WebACLId).toBeUndefined();
+  });
+
+  test('webAcl: none() opts out (and leaves AwsSolutions-CFR2 reported), fromArn() brings your own, managed() sets the rate', () => {
+    const app = new App();
+    const none = new Stack(app, 'None', { env: US_EAST_1 });
+    new SpaFrontend(none, 'Site', { api: { proxy: proxyIn(app) }, webAcl: ProxyWebAcl.none() });
+    Template.fromStack(none).resourceCountIs('AWS::WAFv2::WebACL', 0);
+    expect(nagFindings(none).map((f) => f.rule)).toContain('AwsSolutions-CFR2');
+
+    // A site in another region, with its proxy there too.
+    const arn = 'arn:aws:wafv2:us-east-1:111111111111:global/webacl/site/0123';
+    const euApp = new App();
+    const own = new Stack(euApp, 'Own', { env: EU_WEST_1 });
+    new SpaFrontend(own, 'Site', { api: { proxy: new StreamingLlmProxy(own, 'Proxy') }, webAcl: ProxyWebAcl.fromArn(arn) });
+    expect(distributionConfig(Template.fromStack(own)).WebACLId).toBe(arn);
+
+    const managed = new Stack(new App(), 'Managed', { env: US_EAST_1 });
+    new SpaFrontend(managed, 'Site', { webAcl: ProxyWebAcl.managed({ rateLimitPerFiveMinutes: 500 }) });
+    Template.fromStack(managed).hasResourceProperties('AWS::WAFv2::WebACL', {
+      Rules: Match.arrayWith([Match.objectLike({ Name: 'RateLimitPerIp', Statement: { RateBasedStatement: Match.objectLike({ Limit: 500 }) } })]),
+    });
+  });
+
+  test('webAcl errors name the prop: outside us-east-1, a regional ACL, and together with webAclArn', () => {
+    const app = new App();
+    const proxy = proxyIn(app);
+    expect(() => new SpaFrontend(new Stack(app, 'Eu', { env: EU_WEST_1 }), 'Site', { api: { proxy } }))
+      .toThrow(/SpaFrontend webAcl: a CLOUDFRONT-scope web ACL must be created in us-east-1, but this stack is in eu-west-1 \(with `api` set.*ProxyWebAcl.none\(\)/);
+    expect(() => new SpaFrontend(new Stack(app, 'Regional', { env: US_EAST_1 }), 'Site', {
+      webAcl: ProxyWebAcl.fromArn('arn:aws:wafv2:us-east-1:111111111111:regional/webacl/api/0123'),
+    })).toThrow(/^SpaFrontend webAcl: a CloudFront distribution needs a CLOUDFRONT-scope web ACL/);
+    expect(() => new SpaFrontend(new Stack(app, 'Both', { env: US_EAST_1 }), 'Site', {
+      webAclArn: 'arn:aws:wafv2:us-east-1:111111111111:global/webacl/site/0123', webAcl: ProxyWebAcl.none(),
+    })).toThrow(/SpaFrontend takes webAclArn or webAcl, not both/);
+  });
+
+  test('in an environment-agnostic stack, a created web ACL comes with a rule that fails deployment outside us-east-1', () => {
+    const stack = new Stack(new App(), 'Agnostic');
+    new SpaFrontend(stack, 'Site', { api: { proxy: new StreamingLlmProxy(stack, 'Proxy') } });
+    const rules = Template.fromStack(stack).toJSON().Rules as Record<string, { Assertions: Array<{ Assert: unknown }> }>;
+    const rule = Object.entries(rules).find(([id]) => id.startsWith('SiteWebAclRegionRule'))![1];
+    expect(rule.Assertions[0].Assert).toEqual({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] });
   });
 
   test('uses contentSecurityPolicy', () => {

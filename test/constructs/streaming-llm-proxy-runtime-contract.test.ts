@@ -14,7 +14,7 @@ import { Catalogue, DEFAULT_MODELS, parseModelsEnv } from '../../lambda/streamin
 import { loadConfig } from '../../lambda/streaming-proxy/config';
 import {
   ClaudeFallback, IProxySessionStore, JwtTokenUse, ProxyAuth, ProxyEndpoint, ProxyLogLevel, ProxyModelUpstream, ProxyUpstream,
-  RateLimitFailureMode, StreamingLlmProxy, StreamingLlmProxyProps,
+  ProxyWebAcl, RateLimitFailureMode, StreamingLlmProxy, StreamingLlmProxyProps,
 } from '../../src';
 import { DEFAULT_CATALOGUE_TARGETS } from '../../src/streaming-llm-proxy/catalogue';
 
@@ -248,6 +248,23 @@ describe('the construct configures the runtime it deploys', () => {
   });
 });
 
+describe('origin verification', () => {
+  test('a proxy behind CloudFront gives the runtime the origin secret\'s ARN, which loadConfig turns into the origin check', () => {
+    const { env } = synthesize(() => ({ cloudFront: {} }));
+    const config = loadConfig(env);
+    expect(config.originVerify).toEqual({
+      secretArn: expect.stringMatching(/^arn:aws:secretsmanager:us-east-1:111111111111:secret:ProxyOriginSecret[0-9A-F]{8}-AbCdEf$/),
+      header: 'x-origin-verify',
+      cacheTtlSeconds: 60,
+    });
+  });
+
+  test('a proxy without CloudFront, or with restrictToCloudFront: false, has no origin check', () => {
+    expect(loadConfig(synthesize(() => ({})).env).originVerify).toBeUndefined();
+    expect(loadConfig(synthesize(() => ({ cloudFront: {}, restrictToCloudFront: false })).env).originVerify).toBeUndefined();
+  });
+});
+
 describe('shared data', () => {
   test('the construct\'s default target list is the runtime catalogue\'s Bedrock targets', () => {
     const runtimeTargets = new Set<string>();
@@ -275,6 +292,7 @@ describe('shared data', () => {
         pingInterval: Duration.seconds(5),
         extraBetas: ['x'],
         corsAllowOrigins: ['https://a.example.com'],
+        cloudFront: { webAcl: ProxyWebAcl.none() },
       }),
     ]) {
       for (const name of Object.keys(synthesize(props).env)) written.add(name);

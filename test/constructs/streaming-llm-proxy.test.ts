@@ -391,6 +391,30 @@ describe('auth modes', () => {
     expect(() => proxy.grantInvoke(new iam.AccountRootPrincipal())).toThrow(/jwt auth .*token from the configured issuer/);
   });
 
+  test('ProxyAuth.jwt() requires exp by default; allowMissingExpiry: true tells the runtime to accept tokens without it', () => {
+    const jwt = { issuer: 'https://idp.example.com', audience: ['proxy'] };
+    expect(functionEnv(build({ auth: ProxyAuth.jwt(jwt) }).template).PROXY_JWT_ALLOW_MISSING_EXPIRY).toBeUndefined();
+    expect(functionEnv(build({ auth: ProxyAuth.jwt({ ...jwt, allowMissingExpiry: true }) }).template).PROXY_JWT_ALLOW_MISSING_EXPIRY).toBe('true');
+  });
+
+  test('warns when ProxyAuth.jwt() runs in isolated subnets, which have no route to the issuer\'s JWKS', () => {
+    const jwt = ProxyAuth.jwt({ issuer: 'https://idp.example.com', audience: ['proxy'] });
+    const warning = Match.stringLikeRegexp('cannot fetch the issuer\'s signing keys from https://idp.example.com/.well-known/jwks.json');
+    const isolated = newStack(US_EAST_1);
+    const closed = new ec2.Vpc(isolated, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    new StreamingLlmProxy(isolated, 'Proxy', { auth: jwt, vpc: closed, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
+    Annotations.fromStack(isolated).hasWarning('/TestStack/Proxy', warning);
+
+    const withNat = newStack(US_EAST_1);
+    new StreamingLlmProxy(withNat, 'Proxy', { auth: jwt, vpc: new ec2.Vpc(withNat, 'Vpc', { natGateways: 1 }) });
+    expect(Annotations.fromStack(withNat).findWarning('*', warning)).toEqual([]);
+
+    const apiKeys = newStack(US_EAST_1);
+    const closed2 = new ec2.Vpc(apiKeys, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    new StreamingLlmProxy(apiKeys, 'Proxy', { vpc: closed2, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
+    expect(Annotations.fromStack(apiKeys).findWarning('*', Match.stringLikeRegexp('ProxyAuth.jwt'))).toEqual([]);
+  });
+
   test('ProxyAuth.jwt() rejects a non-https issuer and an empty audience', () => {
     expect(() => ProxyAuth.jwt({ issuer: 'http://issuer.example.com', audience: ['a'] })).toThrow(/`issuer` must be an https:\/\/ URL/);
     expect(() => ProxyAuth.jwt({ issuer: 'https://issuer.example.com', audience: [] })).toThrow(/`audience` needs at least one/);
@@ -532,7 +556,7 @@ describe('REST API endpoint', () => {
     const association = only(template.findResources('AWS::WAFv2::WebACLAssociation'));
     expect(flatten(association.Properties.ResourceArn)).toMatch(/^arn:aws:apigateway:us-east-1::\/restapis\/<ProxyApi[0-9A-F]+>\/stages\/<ProxyApiDeploymentStageprod[0-9A-F]+>$/);
     template.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
-      RedactedFields: [{ SingleHeader: { Name: 'authorization' } }, { SingleHeader: { Name: 'x-api-key' } }],
+      RedactedFields: [{ SingleHeader: { Name: 'authorization' } }, { SingleHeader: { Name: 'x-api-key' } }, { SingleHeader: { Name: 'x-origin-verify' } }],
     });
     template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: Match.stringLikeRegexp('^aws-waf-logs-'), RetentionInDays: 365 });
   });
@@ -828,6 +852,103 @@ describe('CloudFront', () => {
     template.resourceCountIs('AWS::S3::Bucket', 1);
   });
 
+  test('restricts the function URL to CloudFront: the origin adds a generated secret header the runtime requires', () => {
+    const { template, proxy, stack } = build({ cloudFront: {} }, US_EAST_1);
+    const secretId = stack.getLogicalId(proxy.originSecret!.node.defaultChild as secretsmanager.CfnSecret);
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true, IncludeSpace: false },
+    });
+    const origin = only(template.findResources('AWS::CloudFront::Distribution')).Properties.DistributionConfig.Origins[0];
+    const headers = Object.fromEntries((origin.OriginCustomHeaders as Array<{ HeaderName: string; HeaderValue: unknown }>)
+      .map((h) => [h.HeaderName, h.HeaderValue]));
+    // A dynamic reference that CloudFormation resolves: the template never holds the value.
+    expect(headers['x-origin-verify']).toEqual({ 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secretId }, ':SecretString:::}}']] });
+    expect(headers['x-origin-verify-rotation']).toBe('0');
+    expect(functionEnv(template).PROXY_ORIGIN_VERIFY_SECRET_ARN).toEqual({ Ref: secretId });
+    expect(statements(template).find((st) => st.Sid === 'ReadOriginSecret')).toMatchObject({
+      Action: 'secretsmanager:GetSecretValue',
+      Resource: { Ref: secretId },
+    });
+    // The function URL itself stays open to Anthropic and OpenAI clients, which cannot sign; the runtime checks the header.
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE' });
+  });
+
+  test('restricts a REST API behind CloudFront too, and encrypts the origin secret with encryptionKey', () => {
+    const stack = newStack(US_EAST_1);
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    const proxy = new StreamingLlmProxy(stack, 'Proxy', { endpoint: ProxyEndpoint.restApi(), cloudFront: {}, encryptionKey: key });
+    const template = Template.fromStack(stack);
+    const secret = template.toJSON().Resources[stack.getLogicalId(proxy.originSecret!.node.defaultChild as secretsmanager.CfnSecret)];
+    expect(secret.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Key/), 'Arn'] });
+    const origin = only(template.findResources('AWS::CloudFront::Distribution')).Properties.DistributionConfig.Origins[0];
+    expect(JSON.stringify(origin.OriginCustomHeaders)).toContain('x-origin-verify');
+    expect(functionEnv(template).PROXY_ORIGIN_VERIFY_SECRET_ARN).toBeDefined();
+  });
+
+  test('restrictToCloudFront: false leaves the endpoint open, creates no origin secret and warns', () => {
+    const { template, proxy, stack } = build({ cloudFront: {}, restrictToCloudFront: false }, US_EAST_1);
+    expect(proxy.originSecret).toBeUndefined();
+    expect(functionEnv(template).PROXY_ORIGIN_VERIFY_SECRET_ARN).toBeUndefined();
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    const origin = only(template.findResources('AWS::CloudFront::Distribution')).Properties.DistributionConfig.Origins[0];
+    expect(origin.OriginCustomHeaders).toBeUndefined();
+    Annotations.fromStack(stack).hasWarning('/TestStack/Proxy', Match.stringLikeRegexp('`restrictToCloudFront` is false'));
+  });
+
+  test('a proxy without CloudFront has no origin secret and no origin check', () => {
+    const { template, proxy } = build();
+    expect(proxy.originSecret).toBeUndefined();
+    expect(functionEnv(template).PROXY_ORIGIN_VERIFY_SECRET_ARN).toBeUndefined();
+  });
+
+  test('originSecretRotation changes the distribution and the regional rate rule, so a deployment re-reads the secret', () => {
+    const { template } = build({ endpoint: ProxyEndpoint.restApi(), cloudFront: {}, originSecretRotation: 3 }, US_EAST_1);
+    const origin = only(template.findResources('AWS::CloudFront::Distribution')).Properties.DistributionConfig.Origins[0];
+    expect(origin.OriginCustomHeaders).toEqual(expect.arrayContaining([{ HeaderName: 'x-origin-verify-rotation', HeaderValue: '3' }]));
+    const regional = Object.values(template.findResources('AWS::WAFv2::WebACL')).find((a) => a.Properties.Scope === 'REGIONAL')!;
+    expect(regional.Properties.Rules.map((r: { Name: string }) => r.Name)).toContain('RateLimitPerClientViaCloudFront-r3');
+    expect(() => build({ cloudFront: {}, originSecretRotation: -1 }, US_EAST_1)).toThrow(/`originSecretRotation` must be a whole number/);
+  });
+
+  test('the regional web ACL behind CloudFront keys the rate limit on FORWARDED_IP only for requests with the origin secret', () => {
+    const { template, proxy, stack } = build({ endpoint: ProxyEndpoint.restApi(), cloudFront: {} }, US_EAST_1);
+    const secretId = stack.getLogicalId(proxy.originSecret!.node.defaultChild as secretsmanager.CfnSecret);
+    const regional = Object.values(template.findResources('AWS::WAFv2::WebACL')).find((a) => a.Properties.Scope === 'REGIONAL')!;
+    const rules = regional.Properties.Rules as Array<{ Name: string; Statement: any }>;
+    const proof = {
+      ByteMatchStatement: {
+        FieldToMatch: { SingleHeader: { Name: 'x-origin-verify' } },
+        PositionalConstraint: 'EXACTLY',
+        SearchString: { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secretId }, ':SecretString:::}}']] },
+        TextTransformations: [{ Priority: 0, Type: 'NONE' }],
+      },
+    };
+    const forwarded = rules.find((r) => r.Name.startsWith('RateLimitPerClientViaCloudFront'))!.Statement.RateBasedStatement;
+    expect(forwarded).toMatchObject({
+      AggregateKeyType: 'FORWARDED_IP',
+      ForwardedIPConfig: { HeaderName: 'X-Forwarded-For', FallbackBehavior: 'MATCH' },
+      ScopeDownStatement: proof,
+    });
+    const perIp = rules.find((r) => r.Name === 'RateLimitPerIp')!.Statement.RateBasedStatement;
+    expect(perIp).toMatchObject({ AggregateKeyType: 'IP', ScopeDownStatement: { NotStatement: { Statement: proof } } });
+    // The secret never reaches the WAF logs.
+    template.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
+      RedactedFields: Match.arrayWith([{ SingleHeader: { Name: 'x-origin-verify' } }]),
+    });
+  });
+
+  test('without CloudFront the regional web ACL keys its rate limit on the source IP alone', () => {
+    const { template } = build({ endpoint: ProxyEndpoint.restApi() }, US_EAST_1);
+    const rules = only(template.findResources('AWS::WAFv2::WebACL')).Properties.Rules as Array<{ Name: string; Statement: any }>;
+    expect(rules.filter((r) => r.Statement.RateBasedStatement).map((r) => [r.Name, r.Statement.RateBasedStatement.AggregateKeyType]))
+      .toEqual([['RateLimitPerIp', 'IP']]);
+  });
+
+  test('a function URL behind CloudFront has no unacknowledged nag findings', () => {
+    const { stack } = build({ cloudFront: {} }, US_EAST_1);
+    expect(formatFindings(nagFindings(stack))).toEqual([]);
+  });
+
   test('createCloudFrontOrigin() gives other distributions (SpaFrontend) a streaming-friendly origin', () => {
     const stack = newStack();
     const proxy = new StreamingLlmProxy(stack, 'Proxy', { endpoint: ProxyEndpoint.restApi() });
@@ -929,6 +1050,20 @@ describe('props', () => {
     const logsStatement = keyPolicy.find((s: { Sid?: string }) => s.Sid === 'AllowCloudWatchLogsOfThisAccount');
     expect(logsStatement.Principal).toEqual({ Service: 'logs.us-east-1.amazonaws.com' });
     expect(flatten(logsStatement.Condition.ArnLike['kms:EncryptionContext:aws:logs:arn'])).toBe('arn:aws:logs:us-east-1:111111111111:log-group:*');
+  });
+
+  test('encryptionKey: CloudWatch alarms and CloudFront log delivery may use the key only on behalf of this account', () => {
+    const stack = newStack(US_EAST_1);
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    new StreamingLlmProxy(stack, 'Proxy', { encryptionKey: key, cloudFront: {} });
+    const keyPolicy = only(Template.fromStack(stack).findResources('AWS::KMS::Key')).Properties.KeyPolicy.Statement;
+    const alarms = keyPolicy.find((s: { Sid?: string }) => s.Sid === 'AllowCloudWatchAlarmsToPublish');
+    expect(alarms.Principal).toEqual({ Service: 'cloudwatch.amazonaws.com' });
+    expect(alarms.Condition.StringEquals).toEqual({ 'aws:SourceAccount': '111111111111' });
+    expect(flatten(alarms.Condition.ArnLike['aws:SourceArn'])).toBe('arn:aws:cloudwatch:us-east-1:111111111111:alarm:*');
+    const delivery = keyPolicy.find((s: { Sid?: string }) => s.Sid === 'AllowCloudFrontLogDelivery');
+    expect(delivery.Principal).toEqual({ Service: 'delivery.logs.amazonaws.com' });
+    expect(delivery.Condition).toEqual({ StringEquals: { 'aws:SourceAccount': '111111111111' } });
   });
 
   test('warns that an imported encryptionKey needs its key policy set by hand', () => {

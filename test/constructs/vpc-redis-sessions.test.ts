@@ -99,6 +99,22 @@ describe('VpcRedisSessions defaults', () => {
     });
   });
 
+  test('lets CloudWatch alarms use the key only for alarms of this account (aws:SourceAccount and aws:SourceArn)', () => {
+    const { template } = build();
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Sid: 'CloudWatchAlarmsToEncryptedTopic',
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Condition: {
+            StringEquals: { 'aws:SourceAccount': '123456789012' },
+            ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:us-east-1:123456789012:alarm:*']] } },
+          },
+        })]),
+      },
+    });
+  });
+
   test('creates a VPC with only private isolated subnets in two zones, no NAT gateway or internet gateway, flow logs and a closed default security group', () => {
     const { template, sessions } = build();
     template.resourceCountIs('AWS::EC2::VPC', 1);
@@ -372,6 +388,19 @@ describe('VpcRedisSessions props', () => {
     });
     expect(sessions.rotationFunction).toBeDefined();
     expect(sessions.userId).toBeUndefined();
+  });
+
+  test('auth: token lets only rotations of its own secret, in this account, invoke the rotation function (CKV_AWS_364)', () => {
+    const { template } = build({ auth: CacheAuth.token() });
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'))
+      .map((r) => r.Properties)
+      .filter((p) => p.Principal === 'secretsmanager.amazonaws.com');
+    expect(permissions).toHaveLength(1);
+    expect(permissions[0]).toMatchObject({
+      FunctionName: { 'Fn::GetAtt': [expect.stringMatching(/^SessionsRotationFunction/), 'Arn'] },
+      SourceArn: { Ref: expect.stringMatching(/^SessionsAuthToken|^SessionsToken|^Sessions.*Secret/) },
+      SourceAccount: '123456789012',
+    });
   });
 
   test('auth: token rotation period and IAM user id are validated', () => {

@@ -42,6 +42,23 @@ describe('jwt authentication', () => {
     expect((await rejection(byEmail.authenticate(request({ authorization: `Bearer ${without}` })))).message).toMatch(/no "email" claim/);
   });
 
+  test('refuses a token without an exp claim by default: it would never expire', async () => {
+    const token = idp.sign({ iss: issuer, aud: 'proxy-client', sub: 'user-123', exp: undefined });
+    const err = await rejection(auth.authenticate(request({ authorization: `Bearer ${token}` })));
+    expect(err.status('anthropic')).toBe(401);
+    expect(err.message).toBe('Invalid token: the token has no expiry (exp claim).');
+  });
+
+  test('accepts a token without exp only when allowMissingExpiry is set, and still refuses an expired one', async () => {
+    const lenient = createAuthenticator({
+      mode: 'jwt', issuer, audience: ['proxy-client'], jwksUri: idp.jwksUri, identityClaim: 'sub', tokenUse: 'any', allowMissingExpiry: true,
+    });
+    const token = idp.sign({ iss: issuer, aud: 'proxy-client', sub: 'user-123', exp: undefined });
+    await expect(lenient.authenticate(request({ authorization: `Bearer ${token}` }))).resolves.toEqual({ id: 'user-123', method: 'jwt' });
+    const expired = idp.sign({ iss: issuer, aud: 'proxy-client', sub: 'u', exp: Math.floor(Date.now() / 1000) - 3600 });
+    expect((await rejection(lenient.authenticate(request({ authorization: `Bearer ${expired}` })))).message).toBe('Invalid token: the token has expired.');
+  });
+
   test('refuses expired, foreign, mis-addressed and forged tokens with 401 and a short reason', async () => {
     const now = Math.floor(Date.now() / 1000);
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;

@@ -65,7 +65,14 @@ describe('loadConfig', () => {
       jwksUri: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123/.well-known/jwks.json',
       identityClaim: 'sub',
       tokenUse: 'access',
+      allowMissingExpiry: false,
     });
+  });
+
+  test('PROXY_JWT_ALLOW_MISSING_EXPIRY=true accepts tokens without exp; anything but true or false is refused', () => {
+    const base = { PROXY_AUTH_MODE: 'jwt', PROXY_JWT_ISSUER: 'https://idp.example.com', PROXY_JWT_AUDIENCE: 'a' };
+    expect(loadConfig({ ...base, PROXY_JWT_ALLOW_MISSING_EXPIRY: 'true' }).auth).toMatchObject({ allowMissingExpiry: true });
+    expect(failure({ ...base, PROXY_JWT_ALLOW_MISSING_EXPIRY: 'yes' }).variable).toBe('PROXY_JWT_ALLOW_MISSING_EXPIRY');
   });
 
   test('refuses a JWKS over plain http except on loopback', () => {

@@ -6,7 +6,12 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 
 export class FakeSecretsManager {
+  /** The AWSCURRENT value of each secret, by ARN. */
   public readonly secrets = new Map<string, string>();
+  /** The AWSPREVIOUS value of each rotated secret, by ARN (a secret never rotated has none). */
+  public readonly previous = new Map<string, string>();
+  /** The version stages asked for, in order (AWSCURRENT when the request names none). */
+  public readonly stagesRequested: string[] = [];
   /** Requests served (GetSecretValue calls). */
   public calls = 0;
   /** When set, every call fails with this status and AWS error type. */
@@ -40,17 +45,29 @@ export class FakeSecretsManager {
           reply(this.failWith.status, { __type: this.failWith.type, message: 'injected failure' });
           return;
         }
-        const { SecretId } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { SecretId: string };
-        const secret = this.secrets.get(SecretId);
+        const { SecretId, VersionStage } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { SecretId: string; VersionStage?: string };
+        const stage = VersionStage ?? 'AWSCURRENT';
+        this.stagesRequested.push(stage);
+        const secret = stage === 'AWSCURRENT' ? this.secrets.get(SecretId) : stage === 'AWSPREVIOUS' ? this.previous.get(SecretId) : undefined;
         if (secret === undefined) {
-          reply(400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
+          const message = this.secrets.has(SecretId)
+            ? `Secrets Manager can't find the specified secret value for staging label: ${stage}`
+            : "Secrets Manager can't find the specified secret.";
+          reply(400, { __type: 'ResourceNotFoundException', message });
           return;
         }
-        reply(200, { ARN: SecretId, Name: SecretId.split(':').pop(), SecretString: secret, VersionId: 'v1', VersionStages: ['AWSCURRENT'] });
+        reply(200, { ARN: SecretId, Name: SecretId.split(':').pop(), SecretString: secret, VersionId: stage === 'AWSCURRENT' ? 'v2' : 'v1', VersionStages: [stage] });
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     return this;
+  }
+
+  /** What put-secret-value does: `value` becomes AWSCURRENT and the current value AWSPREVIOUS. */
+  public rotate(secretId: string, value: string): void {
+    const current = this.secrets.get(secretId);
+    if (current !== undefined) this.previous.set(secretId, current);
+    this.secrets.set(secretId, value);
   }
 
   public async stop(): Promise<void> {

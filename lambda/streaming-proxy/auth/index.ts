@@ -1,12 +1,13 @@
 /**
  * Builds the Authenticator for the configured mode. api-keys and jwt load their SDKs lazily, on first use.
  */
-import type { AuthConfig } from '../config';
+import type { AuthConfig, OriginVerifyConfig } from '../config';
 import { ProxyError } from '../errors';
 import type { ProxyRequest } from '../http';
 import { ApiKeyAuthenticator, ApiKeyStore } from './api-keys';
 import { JwtAuthenticator } from './jwt';
-import { secretsManagerLoader } from './secrets-manager';
+import { OriginSecretStore, OriginVerifyingAuthenticator } from './origin-verify';
+import { currentAndPreviousLoader, secretsManagerLoader } from './secrets-manager';
 import type { Authenticator, Identity } from './types';
 
 export type { Authenticator, Identity } from './types';
@@ -18,6 +19,21 @@ export interface AuthDeps {
   readonly region?: string;
   /** Told when a key reload fails and stale keys stay in use. */
   readonly onStaleKeys?: (problem: string) => void;
+  /** Loads the accepted origin secrets, current first (default: Secrets Manager AWSCURRENT and AWSPREVIOUS). */
+  readonly loadOriginSecrets?: () => Promise<readonly string[]>;
+  /** Told when an origin-secret reload fails and the previous values stay in use. */
+  readonly onStaleOriginSecret?: (problem: string) => void;
+}
+
+/**
+ * Wraps `inner` so that, when the endpoint sits behind CloudFront (`config` set), a request without CloudFront's
+ * origin secret header is refused with 403 before `inner` or anything else runs.
+ */
+export function withOriginVerify(inner: Authenticator, config: OriginVerifyConfig | undefined, deps: AuthDeps = {}): Authenticator {
+  if (!config) return inner;
+  const load = deps.loadOriginSecrets ?? currentAndPreviousLoader(config.secretArn, { region: deps.region });
+  const store = new OriginSecretStore({ load, ttlMs: config.cacheTtlSeconds * 1000, onStale: deps.onStaleOriginSecret });
+  return new OriginVerifyingAuthenticator(inner, store, config.header);
 }
 
 export function createAuthenticator(config: AuthConfig, deps: AuthDeps = {}): Authenticator {

@@ -15,6 +15,8 @@ export interface JwtSettings {
   readonly jwksUri: string;
   readonly identityClaim: string;
   readonly tokenUse: 'id' | 'access' | 'any';
+  /** Accept tokens without an `exp` claim; by default they are refused (a stolen token would never expire). */
+  readonly allowMissingExpiry?: boolean;
 }
 
 type Verify = (token: string) => Promise<Record<string, unknown>>;
@@ -37,6 +39,10 @@ export class JwtAuthenticator implements Authenticator {
       payload = await verify(token);
     } catch (err) {
       throw new ProxyError('authentication', `Invalid token: ${reason(err, errors)}.`);
+    }
+    // aws-jwt-verify checks `exp` only when the token has one.
+    if (payload.exp === undefined && !this.settings.allowMissingExpiry) {
+      throw new ProxyError('authentication', 'Invalid token: the token has no expiry (exp claim).');
     }
     const id = payload[this.settings.identityClaim];
     if (typeof id !== 'string' || id.length === 0) {
