@@ -19,8 +19,8 @@ const TRIAGE_NAME = 'multi-service-triage';
 /**
  * Two application services that reach Bedrock only through one shared LLM proxy: every call is signed with the
  * service's own IAM role, so limits and metering are per service and no service holds Bedrock permissions. The
- * services read their configuration (proxy URL, model, token budget) from SSM Parameter Store. GitHub Actions on
- * `main` and in the `production` environment pushes the triage image to ECR and ships new code to both functions by
+ * services read their configuration (proxy URL, model, token budget) from SSM Parameter Store. GitHub Actions jobs in
+ * the `production` environment push the triage image to ECR and ship new code to both functions by
  * publishing a version and moving their `live` aliases.
  *
  * Two stacks: `MultiServiceCi` (the image repository and the deploy role) is deployed once by hand, so CI can push the
@@ -43,7 +43,9 @@ export function buildApp(app: App = new App()): App {
   });
   const deployer = new GithubOidcDeployer(ci, 'Deployer', {
     repository: 'example-org/llm-services',
-    filters: [TrustFilter.branch('main'), TrustFilter.environment('production')],
+    // The `production` environment alone: with grantCdkDeploy() this role is admin-equivalent in the account (README),
+    // so only jobs that pass the environment's protection rules (required reviewers) may assume it - not every job on main.
+    filters: [TrustFilter.environment('production')],
   });
   deployer.grantEcrPush(repository);
   // The functions live in the other stack under fixed names, so the role can exist before they do.

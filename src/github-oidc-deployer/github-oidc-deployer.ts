@@ -359,6 +359,10 @@ export class GithubOidcDeployer extends Construct {
    * Let the workflow run `cdk deploy`: assume the bootstrap roles of one environment (by name, and only if they carry
    * the matching `aws-cdk:bootstrap-role` tag). CloudFormation then deploys with the bootstrap roles' permissions; the
    * deploy role itself gets no other access.
+   *
+   * The bootstrap's CloudFormation execution role has AdministratorAccess unless the account was bootstrapped with
+   * `--cloudformation-execution-policies`, so a role with this grant is administrator-equivalent in that account and
+   * region: trust it from a protected GitHub environment (`TrustFilter.environment()`) rather than a branch or tag.
    */
   public grantCdkDeploy(options: CdkDeployGrantOptions = {}): iam.Grant {
     const stack = Stack.of(this);

@@ -173,10 +173,8 @@ describe('reference apps synthesize with zero unacknowledged cdk-nag findings', 
         Statement: [Match.objectLike({
           Condition: {
             StringEquals: Match.objectLike({
-              'token.actions.githubusercontent.com:sub': [
-                'repo:example-org/llm-services:ref:refs/heads/main',
-                'repo:example-org/llm-services:environment:production',
-              ],
+              // The environment alone: a job on main outside the environment must not get a role that can cdk deploy.
+              'token.actions.githubusercontent.com:sub': ['repo:example-org/llm-services:environment:production'],
             }),
           },
         })],
