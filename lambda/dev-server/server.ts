@@ -13,8 +13,10 @@ import { awslambdaShim, invokeStreaming, localContext, type HttpResponseMetadata
 import { createApp } from '../streaming-proxy/app';
 import { ApiKeyAuthenticator, ApiKeyStore } from '../streaming-proxy/auth/api-keys';
 import { loadConfig } from '../streaming-proxy/config';
+import { ProxyError, type Protocol } from '../streaming-proxy/errors';
 import { createStreamingHandler } from '../streaming-proxy/lambda-handler';
 import { createLineMeter } from '../streaming-proxy/metering';
+import { detectProtocol } from '../streaming-proxy/router';
 import type { MockUpstreamOptions } from '../streaming-proxy/upstream/mock';
 
 export interface DevServerOptions {
@@ -89,10 +91,19 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     req.on('error', () => res.destroy());
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const url = new URL(req.url ?? '/', 'http://localhost');
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) {
         if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+      }
+      const url = requestUrl(req.url);
+      if (!url) {
+        // A target no URL parser accepts (`//[`, `http://%zz/`): Function URLs never pass one on; answer it here.
+        const error = new ProxyError('invalid_request', 'The request target is not a valid URL path; send an origin-form target such as /v1/messages.');
+        const protocol = detectProtocol(undefined, headers, new URLSearchParams());
+        log(`${req.method ?? '?'} (invalid request target) ${error.status(protocol)}`);
+        res.writeHead(error.status(protocol), { 'content-type': 'application/json' });
+        res.end(error.body(protocol));
+        return;
       }
       const requestId = `req_${randomUUID().replace(/-/g, '')}`;
       const event = {
@@ -138,11 +149,40 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     });
   });
   server.keepAliveTimeout = 65_000;
+  // Requests Node's HTTP parser refuses (headers too large, bad framing, an unknown method) get a protocol-shaped
+  // error body instead of Node's empty 400/431, then the connection closes.
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const error = new ProxyError('invalid_request', tooLarge
+      ? 'The request headers are larger than this server accepts.'
+      : `The request is not valid HTTP/1.1 (${err.code ?? 'parse error'}).`);
+    const protocol = packetProtocol(err.rawPacket);
+    const status = tooLarge ? 431 : error.status(protocol);
+    const body = error.body(protocol);
+    socket.end([
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`,
+      'content-type: application/json',
+      `content-length: ${Buffer.byteLength(body)}`,
+      'connection: close',
+      '',
+      body,
+    ].join('\r\n'));
+  });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') {
+        reject(new Error(`port ${options.port ?? 8787} on ${host} is already in use; choose another with --port <n> (--port 0 picks a free one)`));
+      } else {
+        reject(err);
+      }
+    });
     server.listen(options.port ?? 8787, host, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve();
     });
   });
@@ -160,6 +200,23 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       server.closeAllConnections();
     }),
   };
+}
+
+/** The request target as a URL, or undefined when it is not one (origin-form `/path?query` or absolute-form). */
+function requestUrl(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The protocol of a request the HTTP parser refused, guessed from what arrived of it (Anthropic unless it looks OpenAI). */
+function packetProtocol(packet: Buffer | undefined): Protocol {
+  const text = packet?.subarray(0, 8192).toString('latin1').toLowerCase() ?? '';
+  if (/\r\n(x-api-key|anthropic-version):/.test(text)) return 'anthropic';
+  if (text.includes('/chat/completions') || /\r\nauthorization:\s*bearer\s/.test(text)) return 'openai';
+  return 'anthropic';
 }
 
 /** How to point Claude Code and the SDKs at the server. */

@@ -120,10 +120,11 @@ export function createProxy(deps: ProxyDeps): Proxy {
         await send(sink, x, 200, bodyUnlessHead(request, '{"status":"ok"}'), { 'content-type': JSON_TYPE, 'cache-control': 'no-store' });
         return;
       }
+      // Credentials first: a caller without them learns nothing about the proxy's limits (401 before 413).
+      x.identity = await deps.authenticator.authenticate(request);
       if (request.body.length > config.maxBodyBytes) {
         throw new ProxyError('request_too_large', `The request body is larger than this proxy's limit of ${config.maxBodyBytes} bytes.`);
       }
-      x.identity = await deps.authenticator.authenticate(request);
       switch (match.route) {
         case 'models':
           await send(sink, x, 200, bodyUnlessHead(request, JSON.stringify(listModels(deps.catalogue.list(), x.protocol, request.query))), { 'content-type': JSON_TYPE });
