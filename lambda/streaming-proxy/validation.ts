@@ -87,12 +87,63 @@ function article(expected: string): string {
   return names[expected] ?? expected;
 }
 
+/**
+ * How deeply a request body may nest (objects and arrays, the body itself at depth 1). Real tool schemas and inputs
+ * stay far below it; much deeper values would only exhaust the stack of the code that walks them (translation, token
+ * estimates, the upstream's encoder), so they are refused up front with a 400 that names the field.
+ */
+export const MAX_JSON_DEPTH = 256;
+
 /** Parses a JSON request body; the error never quotes the body. */
 export function parseJsonBody(body: Buffer): { ok: true; value: unknown } | { ok: false; message: string } {
   if (body.length === 0) return { ok: false, message: 'The request body is empty; expected a JSON object.' };
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(body.toString('utf8')) };
+    value = JSON.parse(body.toString('utf8'));
   } catch {
     return { ok: false, message: 'The request body is not valid JSON.' };
   }
+  const deep = tooDeep(value, MAX_JSON_DEPTH);
+  if (deep !== undefined) {
+    return { ok: false, message: `${deep}: nested more than ${MAX_JSON_DEPTH} levels deep; this proxy accepts at most ${MAX_JSON_DEPTH} levels of objects and arrays in a request.` };
+  }
+  return { ok: true, value };
+}
+
+/**
+ * The field (its first few path segments) under which `value` nests deeper than `max`, or undefined. Iterative, so
+ * any depth JSON.parse accepts is measured without recursion.
+ */
+export function tooDeep(value: unknown, max: number): string | undefined {
+  const values: unknown[] = [value];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const v = values.pop();
+    const d = depths.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (d > max) return pathTo(value, v);
+    const children = Array.isArray(v) ? v : Object.values(v);
+    for (const child of children) {
+      if (typeof child === 'object' && child !== null) {
+        values.push(child);
+        depths.push(d + 1);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The path from `root` to `target`, as `tools.0.input_schema.properties…`; found iteratively, shown shortened. */
+function pathTo(root: unknown, target: unknown): string {
+  const shown = 5;
+  const stack: Array<{ v: unknown; path: string[] }> = [{ v: root, path: [] }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (v === target) return path.length > shown ? `${path.slice(0, shown).join('.')}…` : path.join('.') || 'body';
+    if (typeof v !== 'object' || v === null) continue;
+    for (const [key, child] of Object.entries(v)) {
+      if (typeof child === 'object' && child !== null) stack.push({ v: child, path: path.length > shown ? path : [...path, key] });
+    }
+  }
+  return 'body';
 }

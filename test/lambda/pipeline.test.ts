@@ -73,6 +73,32 @@ describe('routing, health and request checks', () => {
     expect(openai.json()).toEqual({ error: { message: expect.any(String), type: 'invalid_request_error', param: null, code: 'request_too_large' } });
   });
 
+  test.each([5_000, 100_000])('refuses tool schemas and tool inputs nested %i levels deep with a 400 naming the field', async (levels) => {
+    const h = harness();
+    const deep = `${'{"type":"object","properties":{"a":'.repeat(levels)}{"type":"string"}${'}}'.repeat(levels)}`;
+    const schema = await run(h, request('POST', '/v1/messages',
+      `{"model":"${MODEL}","max_tokens":64,"tools":[{"name":"t","input_schema":${deep}}],"messages":[{"role":"user","content":"hi"}]}`));
+    expect(schema.status).toBe(400);
+    expect(schema.json().error).toEqual({ type: 'invalid_request_error', message: expect.stringMatching(/^tools\.0\.input_schema\.properties\.a…: nested more than 256 levels deep/) });
+
+    const input = `${'[{"x":'.repeat(levels)}1${'}]'.repeat(levels)}`;
+    const toolUse = await run(h, request('POST', '/v1/messages', `{"model":"${MODEL}","max_tokens":64,"messages":[`
+      + `{"role":"user","content":"go"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"t","input":{"v":${input}}}]},`
+      + '{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"ok"}]}]}'));
+    expect(toolUse.status).toBe(400);
+    expect(toolUse.json().error.message).toMatch(/^messages\.1\.content\.0\.input…: nested more than 256 levels/);
+
+    const openai = await run(h, request('POST', '/v1/chat/completions',
+      `{"model":"${MODEL}","tools":[{"type":"function","function":{"name":"t","parameters":${deep}}}],"messages":[{"role":"user","content":"hi"}]}`));
+    expect(openai.status).toBe(400);
+    expect(openai.json().error).toMatchObject({ type: 'invalid_request_error', message: expect.stringMatching(/^tools\.0\.function\.parameters\.properties…: nested/) });
+    expect(h.upstream.calls).toHaveLength(0);
+    // Real depth stays accepted.
+    const fine = `${'{"type":"object","properties":{"a":'.repeat(60)}{"type":"string"}${'}}'.repeat(60)}`;
+    const ok = await run(h, request('POST', '/v1/messages', `{"model":"${MODEL}","max_tokens":64,"tools":[{"name":"t","input_schema":${fine}}],"messages":[{"role":"user","content":"hi"}]}`));
+    expect(ok.status).toBe(200);
+  });
+
   test('requires credentials (401) before reading the body', async () => {
     const h = harness();
     const sink = await run(h, { ...request('POST', '/v1/messages', 'not json'), headers: {} });
