@@ -255,7 +255,15 @@ export function createProxy(deps: ProxyDeps): Proxy {
       ? setTimeout(() => controller.abort(new ProxyError('timeout', 'The proxy ran out of time before the upstream finished.')), Math.max(0, options.deadline - now()))
       : undefined;
     const call: UpstreamCall = { request, model, signal: controller.signal, requestId: x.request.requestId };
-    let reply: CanonicalMessage | undefined;
+    // The turn is committed (tokens counted against the limits, the conversation saved) before the client can see the
+    // end of the response, so a follow-up sent the moment it ends finds both. A failed turn records its tokens only.
+    let committed = false;
+    const commit = async (reply?: CanonicalMessage): Promise<void> => {
+      if (committed) return;
+      committed = true;
+      await recordTokens(x);
+      if (session && reply && reply.content.length > 0) await saveSession(x, session, [...session.history, ...newTurn, reply]);
+    };
     try {
       const upstream = deps.upstreams(model);
       if (encoder) {
@@ -270,6 +278,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
           observe: accumulator
             ? (event) => { x.usage.observe(event); accumulator.add(event); }
             : (event) => x.usage.observe(event),
+          beforeStop: () => commit(accumulator?.complete ? { role: 'assistant', content: accumulator.result().content } : undefined),
         });
         switch (result.state) {
           case 'failed_before_start':
@@ -284,21 +293,19 @@ export function createProxy(deps: ProxyDeps): Proxy {
             break;
           default:
             x.status = 200;
-            if (accumulator?.complete) reply = { role: 'assistant', content: accumulator.result().content };
         }
       } else {
         const response = await withAbort(upstream.complete(call), controller.signal);
         x.usage.set(response.usage);
         x.usage.firstTokenAt = now();
-        reply = { role: 'assistant', content: response.content };
+        await commit({ role: 'assistant', content: response.content });
         await send(sink, x, 200, renderComplete(response), { 'content-type': JSON_TYPE });
       }
     } finally {
       if (deadline) clearTimeout(deadline);
       sink.signal.removeEventListener('abort', onClientGone);
-      await recordTokens(x);
+      await commit();
     }
-    if (session && reply && reply.content.length > 0) await saveSession(x, session, [...session.history, ...newTurn, reply]);
   }
 
   async function loadSession(x: Exchange, request: CanonicalRequest): Promise<{ id: string; history: CanonicalMessage[] } | undefined> {

@@ -20,6 +20,12 @@ export interface RelayOptions {
   readonly observe: (event: CanonicalEvent) => void;
   /** Aborted when the upstream should stop (client gone, deadline); its reason explains why. */
   readonly signal: AbortSignal;
+  /**
+   * Runs once the upstream's message_stop has been observed and before the client is shown the end of the message
+   * (the held stop_reason frame, message_stop, `[DONE]`): the caller commits the turn here (session, token usage), so
+   * a client that sends its next turn the moment this response ends always finds the previous one stored.
+   */
+  readonly beforeStop?: () => Promise<void>;
 }
 
 export type RelayResult =
@@ -38,10 +44,15 @@ export async function relay(options: RelayOptions): Promise<RelayResult> {
   let started = false;
   let sawStop = false;
   let ping: NodeJS.Timeout | undefined;
+  // The message_delta frame (stop_reason, final usage; OpenAI's finish_reason chunk) waits for message_stop, so the
+  // client cannot learn that the message is over before beforeStop() has committed it. Any other frame flushes it.
+  let held = '';
 
   const write = async (frame: string | undefined): Promise<void> => {
-    if (!frame || sink.signal.aborted) return;
-    const wait = sink.write(frame);
+    const out = held + (frame ?? '');
+    held = '';
+    if (!out || sink.signal.aborted) return;
+    const wait = sink.write(out);
     if (wait) await wait;
   };
 
@@ -63,7 +74,14 @@ export async function relay(options: RelayOptions): Promise<RelayResult> {
         ping?.refresh();
       }
       options.observe(event);
-      if (event.type === 'message_stop') sawStop = true;
+      if (event.type === 'message_delta') {
+        held += encoder.encode(event) ?? '';
+        continue;
+      }
+      if (event.type === 'message_stop') {
+        sawStop = true;
+        if (options.beforeStop) await options.beforeStop();
+      }
       await write(encoder.encode(event));
       if (sink.signal.aborted) return { state: 'client_gone' };
     }

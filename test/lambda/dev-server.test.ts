@@ -264,3 +264,36 @@ describe('dev server HTTP status and headers for responses decided before the fi
     expect(res.headers.get('access-control-allow-headers')).toBe('content-type,x-api-key');
   });
 });
+
+describe('dev server with memory sessions and token limits', () => {
+  test('a turn sent the moment the previous streamed reply ends always finds that reply (30 turns, both protocols)', async () => {
+    const server = await startDevServer({
+      port: 0,
+      apiKey: KEY,
+      log: () => undefined,
+      env: { PROXY_RATE_LIMITS: JSON.stringify({ requestsPerMinute: 1000, tokensPerMinute: 10_000_000 }) },
+    });
+    try {
+      const turns = 30;
+      let previousInput = 0;
+      for (let i = 0; i < turns; i++) {
+        const anthropicTurn = i % 2 === 0;
+        const response = await fetch(`${server.url}${anthropicTurn ? '/v1/messages' : '/v1/chat/completions'}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-session-id': 'fast', ...(anthropicTurn ? { 'x-api-key': KEY } : { authorization: `Bearer ${KEY}` }) },
+          body: JSON.stringify({ model: MODEL, max_tokens: 16, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: `turn ${i}` }] }),
+        });
+        const text = await response.text();
+        expect(response.status).toBe(200);
+        // The input the upstream saw grows every turn: it held all earlier turns.
+        const input = anthropicTurn
+          ? JSON.parse(/event: message_start\ndata: (.*)\n/.exec(text)![1]).message.usage.input_tokens
+          : JSON.parse(/data: (\{.*"choices":\[\].*\})\n/.exec(text)![1]).usage.prompt_tokens;
+        expect(input).toBeGreaterThan(previousInput);
+        previousInput = input;
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});

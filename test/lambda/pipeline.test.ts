@@ -1,3 +1,4 @@
+import { MemoryRateLimiter } from '../../lambda/shared/memory-limiter';
 import { MessageAccumulator } from '../../lambda/streaming-proxy/accumulate';
 import { MemorySink } from '../support/memory-sink';
 import { FailingLimiter, harness, KEY, request, run } from '../support/proxy-harness';
@@ -424,6 +425,40 @@ describe('sessions (x-session-id)', () => {
     const h = harness();
     await run(h, request('POST', '/v1/messages', message('[[mock: error=overloaded after=4]]', { stream: true }), { 'x-session-id': 'f' }));
     expect(await h.sessions.load('alice', 'f')).toBeUndefined();
+  });
+
+  test('commits the turn (session saved, tokens counted) before the client can see the end of the response', async () => {
+    // A store and a limiter that take their time: whatever the client sees after the last content, the turn must
+    // already be stored, or a follow-up sent the moment the response ends would miss it.
+    const state = { saved: 0, recorded: 0 };
+    const slow = <T>(work: () => Promise<T>): Promise<T> => new Promise((resolve, reject) => setTimeout(() => work().then(resolve, reject), 25));
+    class SlowLimiter extends MemoryRateLimiter {
+      public override recordTokens(identity: string, tokens: number): Promise<void> {
+        return slow(() => super.recordTokens(identity, tokens)).then(() => { state.recorded++; });
+      }
+    }
+    const h = harness({ PROXY_RATE_LIMITS: '{"requestsPerMinute":100,"tokensPerMinute":100000}' }, {
+      limiter: new SlowLimiter(),
+      wrapSessions: (store) => ({
+        load: (identity, id) => store.load(identity, id),
+        save: (identity, id, conversation) => slow(() => store.save(identity, id, conversation)).then(() => { state.saved++; }),
+      }),
+    });
+    const cases: Array<[string, unknown, RegExp]> = [
+      ['/v1/messages', message('one', { stream: true }), /"stop_reason":"|event: message_stop/],
+      ['/v1/chat/completions', chat('two', { stream: true, stream_options: { include_usage: true } }), /"finish_reason":"|\[DONE\]|"choices":\[\]/],
+      ['/v1/messages', message('three'), /./],
+      ['/v1/chat/completions', chat('four'), /./],
+    ];
+    for (const [i, [path, body, end]] of cases.entries()) {
+      const seen: Array<{ saved: number; recorded: number }> = [];
+      const sink = new MemorySink({ onWrite: (chunk) => { if (end.test(chunk)) seen.push({ ...state }); } });
+      await run(h, request('POST', path, body, { 'x-session-id': 'fast' }), sink);
+      expect(sink.status).toBe(200);
+      expect(seen.length).toBeGreaterThan(0);
+      for (const s of seen) expect(s).toEqual({ saved: i + 1, recorded: i + 1 });
+    }
+    expect(await h.sessions.load('alice', 'fast')).toHaveLength(8);
   });
 
   test('answers 400 when sessions are off', async () => {

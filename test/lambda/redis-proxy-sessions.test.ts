@@ -181,6 +181,31 @@ describe(`the proxy with Redis sessions and limits, ${describeTransport().replac
     }
   });
 
+  test('a turn sent the moment the previous streamed reply ends always finds that reply (30 turns, both protocols)', async () => {
+    // Token limits make the proxy record usage in Redis on every turn, as deployed with a token budget.
+    const proxy = await startProxy({ PROXY_RATE_LIMITS: JSON.stringify({ requestsPerMinute: 1000, tokensPerMinute: 10_000_000 }) });
+    try {
+      const turns = 30;
+      for (let i = 0; i < turns; i++) {
+        const anthropic = i % 2 === 0;
+        const response = await fetch(`${proxy.url}${anthropic ? '/v1/messages' : '/v1/chat/completions'}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-session-id': 'fast-follow-up', ...(anthropic ? { 'x-api-key': KEY } : { authorization: `Bearer ${KEY}` }) },
+          body: JSON.stringify({ model: MODEL, max_tokens: 16, stream: true, messages: [{ role: 'user', content: `turn ${i}` }] }),
+        });
+        expect(response.status).toBe(200);
+        // Read to the end, then send the next turn at once.
+        const text = await response.text();
+        expect(text).toContain(anthropic ? 'event: message_stop' : 'data: [DONE]');
+      }
+      const conversation = stored('fast-follow-up')!;
+      expect(conversation).toHaveLength(turns * 2);
+      expect(conversation.filter((m) => m.role === 'user').map((m) => textOf(m.content))).toEqual(Array.from({ length: turns }, (_, i) => `turn ${i}`));
+    } finally {
+      await proxy.stop();
+    }
+  }, 120_000);
+
   test('two proxy processes share one requests-per-minute limit exactly', async () => {
     for (const key of redis.cli('--scan', '--pattern', 'llm:rl:*').split('\n').filter(Boolean)) redis.cli('DEL', key);
     // Fail closed: a decision made without Redis (e.g. a connect deadline missed on a loaded machine) shows up as a 503

@@ -3,6 +3,7 @@ import type { CanonicalEvent, MessageResponse } from '../../lambda/shared/canoni
 import type { LimitDecision, RateLimiter, RateLimits } from '../../lambda/shared/limits';
 import { MemoryRateLimiter } from '../../lambda/shared/memory-limiter';
 import { MemorySessionStore } from '../../lambda/shared/memory-sessions';
+import type { SessionStore } from '../../lambda/shared/sessions';
 import { createAuthenticator } from '../../lambda/streaming-proxy/auth/index';
 import { Catalogue } from '../../lambda/streaming-proxy/catalogue';
 import { loadConfig, type ProxyConfig } from '../../lambda/streaming-proxy/config';
@@ -56,7 +57,14 @@ export interface Harness {
   sessions: MemorySessionStore;
 }
 
-export function harness(env: Record<string, string> = {}, options: { mock?: MockUpstreamOptions; limiter?: RateLimiter } = {}): Harness {
+export interface HarnessOptions {
+  readonly mock?: MockUpstreamOptions;
+  readonly limiter?: RateLimiter;
+  /** Wraps the harness's memory session store (e.g. to slow it down); `Harness.sessions` stays the memory store. */
+  readonly wrapSessions?: (store: MemorySessionStore) => SessionStore;
+}
+
+export function harness(env: Record<string, string> = {}, options: HarnessOptions = {}): Harness {
   const config = loadConfig({
     PROXY_AUTH_MODE: 'api-keys',
     PROXY_API_KEYS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbCdEf',
@@ -73,7 +81,7 @@ export function harness(env: Record<string, string> = {}, options: { mock?: Mock
     claudeFallback: config.claudeFallback,
   });
   const limiter = options.limiter ?? (config.rateLimits ? new MemoryRateLimiter() : undefined);
-  const proxy = createProxy({ config, catalogue, upstreams: () => upstream, authenticator, limiter, sessions: config.sessions === 'off' ? undefined : sessions, meter });
+  const proxy = createProxy({ config, catalogue, upstreams: () => upstream, authenticator, limiter, sessions: config.sessions === 'off' ? undefined : (options.wrapSessions?.(sessions) ?? sessions), meter });
   return { proxy, upstream, meter, config, sessions };
 }
 
