@@ -161,6 +161,8 @@ const testBindings = project.addTask('test:bindings', {
 const testAll = project.addTask('test:all', {
   description: 'Everything CI runs: build, jest, eslint, all jsii packages and the binding smoke tests',
 });
+// First, one clear message when a machine prerequisite is missing (instead of a cascade of test failures).
+testAll.exec('bash scripts/install-test-prereqs.sh --check');
 // The build steps one by one (build's own `package` step would package every language again outside CI), then every
 // language's package once.
 for (const step of ['default', 'pre-compile', 'compile', 'post-compile', 'test', 'package-all']) {
