@@ -235,9 +235,10 @@ export interface SpaFrontendProps {
   readonly priceClass?: cloudfront.PriceClass;
 
   /**
-   * The minimum TLS version viewers may use with the custom domain (the `*.cloudfront.net` name always allows TLSv1).
+   * The minimum TLS version viewers may use with the custom domain (the `*.cloudfront.net` name always allows TLSv1,
+   * so without `domain` there is nothing to set: leave this unset, or CloudFront's construct warns that it is ignored).
    *
-   * @default SecurityPolicyProtocol.TLS_V1_2_2021
+   * @default SecurityPolicyProtocol.TLS_V1_2_2021 when `domain` is set
    */
   readonly minimumProtocolVersion?: cloudfront.SecurityPolicyProtocol;
 
@@ -415,8 +416,12 @@ export class SpaFrontend extends Construct {
       additionalBehaviors,
       domainNames,
       certificate: this.certificate,
-      minimumProtocolVersion: props.minimumProtocolVersion ?? cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
-      sslSupportMethod: cloudfront.SSLMethod.SNI,
+      // The viewer TLS policy applies to a custom domain's certificate only (the *.cloudfront.net one has its own), so
+      // it is set only with `domain`; an explicit `minimumProtocolVersion` without one gets CloudFront's own warning.
+      minimumProtocolVersion: this.certificate
+        ? props.minimumProtocolVersion ?? cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021
+        : props.minimumProtocolVersion,
+      sslSupportMethod: this.certificate ? cloudfront.SSLMethod.SNI : undefined,
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       enableIpv6: true,
       priceClass: props.priceClass ?? cloudfront.PriceClass.PRICE_CLASS_100,
@@ -427,6 +432,10 @@ export class SpaFrontend extends Construct {
       geoRestriction: props.geoRestriction,
     });
     this.acknowledgeDistributionFindings(props, webAclArn);
+    // LIST (404 instead of 403 for a missing file) with a default root object and a router that never asks for the
+    // bucket root: the listing risk the warning describes cannot arise.
+    Annotations.of(this.distribution).acknowledgeWarning('@aws-cdk/aws-cloudfront-origins:listBucketSecurityRisk',
+      'defaultRootObject is set and the viewer-request router never forwards an empty key, so the bucket listing is unreachable');
     if (apiSigned) this.allowCloudFrontToInvoke(props.api!.proxy!.functionUrl!);
 
     if (props.domain?.hostedZone) {

@@ -40,6 +40,24 @@ function proxyIn(app: App, props: StreamingLlmProxyProps = {}, id = 'Backend'): 
   return new StreamingLlmProxy(new Stack(app, id, { env: US_EAST_1 }), 'Proxy', props);
 }
 
+describe('SpaFrontend synthesizes without warnings', () => {
+  test('in its default configuration, with no domain: no TLS-policy or bucket-listing warning, and no viewer TLS settings', () => {
+    const { stack, template } = stackWith({ source: SITE_DIR });
+    expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
+    const config = distributionConfig(template);
+    expect(config.ViewerCertificate).toBeUndefined();
+    expect(config.DefaultRootObject).toBe('index.html');
+  });
+
+  test('with a custom domain, the TLS 1.2 policy and SNI are set', () => {
+    const { template } = stackWith({
+      source: SITE_DIR,
+      domain: { domainName: 'chat.example.com', certificate: acm.Certificate.fromCertificateArn(new Stack(), 'C', 'arn:aws:acm:us-east-1:111111111111:certificate/abc') },
+    }, { env: US_EAST_1 });
+    expect(distributionConfig(template).ViewerCertificate).toMatchObject({ MinimumProtocolVersion: 'TLSv1.2_2021', SslSupportMethod: 'sni-only' });
+  });
+});
+
 function distributionConfig(template: Template): Record<string, any> {
   const distributions = Object.values(template.findResources('AWS::CloudFront::Distribution'));
   expect(distributions).toHaveLength(1);
