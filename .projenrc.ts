@@ -55,6 +55,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   // consumers install nothing beyond aws-cdk-lib and constructs.
   devDeps: [
     'cdk-nag@^3.0.2',
+    // The CDK CLI the reference apps are synthesized with in test/examples/cli-synth.test.ts (as a user runs them).
+    'aws-cdk@^2.1148.1',
     'esbuild@^0.28.2',
     '@types/aws-lambda@^8.10.164',
     '@aws-sdk/client-bedrock-runtime@^3.1163.0',
