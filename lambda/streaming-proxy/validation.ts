@@ -117,17 +117,23 @@ export function parseJsonBody(body: Buffer): { ok: true; value: unknown } | { ok
 export function tooDeep(value: unknown, max: number): string | undefined {
   const values: unknown[] = [value];
   const depths: number[] = [1];
+  const push = (child: unknown, depth: number): void => {
+    if (typeof child === 'object' && child !== null) {
+      values.push(child);
+      depths.push(depth);
+    }
+  };
   while (values.length > 0) {
     const v = values.pop();
     const d = depths.pop()!;
     if (typeof v !== 'object' || v === null) continue;
     if (d > max) return pathTo(value, v);
-    const children = Array.isArray(v) ? v : Object.values(v);
-    for (const child of children) {
-      if (typeof child === 'object' && child !== null) {
-        values.push(child);
-        depths.push(d + 1);
-      }
+    // No per-node allocation (this runs on every request body): index arrays, for-in over JSON objects' own keys.
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) push(v[i], d + 1);
+    } else {
+      const record = v as Record<string, unknown>;
+      for (const key in record) push(record[key], d + 1);
     }
   }
   return undefined;
