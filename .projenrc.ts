@@ -80,6 +80,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@anthropic-ai/claude-code@2.1.332',
     '@anthropic-ai/sdk@^1.16.0',
     'openai@^7.59.0',
+    // Codex CLI speaks only the Responses API (test/clients/codex.test.ts); pinned exactly like Claude Code.
+    '@openai/codex@0.171.0',
     'playwright-core@^1.65.1',
     // The Node.js runtime interface client Lambda itself runs (test/lambda/real-runtime.test.ts runs the bundle under it).
     'aws-lambda-ric@^4.0.2',
