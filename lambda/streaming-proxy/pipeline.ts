@@ -29,6 +29,10 @@ import { OpenAiChunkEncoder } from './openai/chunks';
 import { chatToCanonical } from './openai/request';
 import { validateChatBody } from './openai/validate';
 import { relay } from './relay';
+import { toResponse } from './responses/output';
+import { responsesToCanonical } from './responses/request';
+import { ResponsesStreamEncoder } from './responses/stream';
+import { validateResponsesBody } from './responses/validate';
 import { detectProtocol, matchRoute, type RouteName } from './router';
 import type { StreamEncoder } from './stream-encoder';
 import type { ModelEntry, ResolvedModel, Upstream, UpstreamCall } from './upstream/types';
@@ -66,7 +70,15 @@ export interface Proxy {
 /** Default max_tokens for OpenAI requests that set none, when the catalogue entry has no maxOutputTokens. */
 const DEFAULT_MAX_TOKENS = 4096;
 const JSON_TYPE = 'application/json';
-const ROUTES_HELP = 'The proxy serves POST /v1/messages, POST /v1/messages/count_tokens, POST /v1/chat/completions, GET /v1/models and GET /health.';
+const ROUTES_HELP = 'The proxy serves POST /v1/messages, POST /v1/messages/count_tokens, POST /v1/chat/completions, POST /v1/responses, GET /v1/models and GET /health.';
+
+/** The stored conversation a request continues: `history` before it, `newTurn` its own messages, and the key the
+ * finished conversation is saved under (undefined: not saved). */
+interface Conversation {
+  readonly id?: string;
+  readonly history: CanonicalMessage[];
+  readonly newTurn: CanonicalMessage[];
+}
 
 /** Per-request state the metering record is built from. */
 class Exchange {
@@ -137,6 +149,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
           return;
         case 'messages':
           await messages(sink, x, options);
+          return;
+        case 'responses':
+          await responses(sink, x, options);
           return;
         default:
           await chatCompletions(sink, x, options);
@@ -234,6 +249,57 @@ export function createProxy(deps: ProxyDeps): Proxy {
     await exchange(sink, x, request, model, options, encoder, (response) => JSON.stringify(toChatCompletion(response, request.model)));
   }
 
+  async function responses(sink: ResponseSink, x: Exchange, options: HandleOptions): Promise<void> {
+    const validated = validateResponsesBody(parseBody(x));
+    if (!validated.ok) throw invalidField(validated.error);
+    const body = validated.value;
+    const model = resolve(x, body.model);
+    const claude = isClaude(model);
+    const history = body.previous_response_id ? await loadStoredResponse(x, body.previous_response_id) : [];
+    const id = `resp_${randomUUID().replace(/-/g, '')}`;
+    const store = body.store !== false && deps.sessions !== undefined;
+    const { request, context, newTurn, dropped } = responsesToCanonical(body, {
+      id,
+      createdAt: Math.floor(now() / 1000),
+      defaultMaxTokens: model.maxOutputTokens ?? DEFAULT_MAX_TOKENS,
+      history,
+      store,
+      claude,
+      structuredOutputs: claude || model.upstream === 'openai-compatible',
+    });
+    if (dropped.length > 0) x.dropped = { betas: [], fields: dropped };
+    x.stream = request.stream === true;
+    if (store) x.sessionId = id;
+    const encoder = x.stream ? new ResponsesStreamEncoder(context) : undefined;
+    // Stored under the response's id (per identity, with the session TTL) for a later previous_response_id.
+    const conversation: Conversation = { id: store ? id : undefined, history, newTurn };
+    await exchange(sink, x, request, model, options, encoder, (response) => JSON.stringify(toResponse(response, context)), conversation);
+  }
+
+  /** The conversation a previous_response_id names, from the session store (only the identity that made it sees it). */
+  async function loadStoredResponse(x: Exchange, id: string): Promise<CanonicalMessage[]> {
+    if (!deps.sessions) {
+      throw new ProxyError('invalid_request', 'previous_response_id: this proxy does not store responses (sessions are off); send the whole conversation in input.', {
+        param: 'previous_response_id',
+      });
+    }
+    if (!SESSION_ID_PATTERN.test(id)) {
+      throw new ProxyError('invalid_request', 'previous_response_id: not a response id.', { param: 'previous_response_id' });
+    }
+    let history: CanonicalMessage[] | undefined;
+    try {
+      history = await deps.sessions.load(x.identity!.id, id);
+    } catch {
+      throw new ProxyError('unavailable', 'The session store is unavailable; retry, or send the whole conversation without previous_response_id.');
+    }
+    if (!history || history.length === 0) {
+      throw new ProxyError('not_found', `Previous response with id '${id}' not found (responses are kept for the session TTL).`, {
+        param: 'previous_response_id', code: 'previous_response_not_found',
+      });
+    }
+    return history;
+  }
+
   /** The shared part of a generation request: session history, rate limit, the upstream call, and the bookkeeping after. */
   async function exchange(
     sink: ResponseSink,
@@ -243,9 +309,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
     options: HandleOptions,
     encoder: StreamEncoder | undefined,
     renderComplete: (response: MessageResponse) => string,
+    conversation?: Conversation,
   ): Promise<void> {
-    const newTurn = request.messages;
-    const session = await loadSession(x, request);
+    const session = conversation ?? await loadSession(x, request);
     await admit(x);
 
     const controller = new AbortController();
@@ -262,12 +328,12 @@ export function createProxy(deps: ProxyDeps): Proxy {
       if (committed) return;
       committed = true;
       await recordTokens(x);
-      if (session && reply && reply.content.length > 0) await saveSession(x, session, [...session.history, ...newTurn, reply]);
+      if (session?.id && reply && reply.content.length > 0) await saveSession(x, session.id, [...session.history, ...session.newTurn, reply]);
     };
     try {
       const upstream = deps.upstreams(model);
       if (encoder) {
-        const accumulator = session ? new MessageAccumulator() : undefined;
+        const accumulator = session?.id ? new MessageAccumulator() : undefined;
         const result = await relay({
           events: upstream.stream(call),
           encoder,
@@ -308,7 +374,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     }
   }
 
-  async function loadSession(x: Exchange, request: CanonicalRequest): Promise<{ id: string; history: CanonicalMessage[] } | undefined> {
+  async function loadSession(x: Exchange, request: CanonicalRequest): Promise<Conversation | undefined> {
     const id = x.request.headers['x-session-id'];
     if (id === undefined) return undefined;
     if (!SESSION_ID_PATTERN.test(id)) {
@@ -324,15 +390,16 @@ export function createProxy(deps: ProxyDeps): Proxy {
     } catch {
       throw new ProxyError('unavailable', 'The session store is unavailable; retry, or send the whole conversation without x-session-id.');
     }
+    const newTurn = request.messages;
     if (history.length > 0) request.messages = [...history, ...request.messages];
-    return { id, history };
+    return { id, history, newTurn };
   }
 
-  async function saveSession(x: Exchange, session: { id: string }, conversation: CanonicalMessage[]): Promise<void> {
+  async function saveSession(x: Exchange, id: string, conversation: CanonicalMessage[]): Promise<void> {
     try {
-      await deps.sessions!.save(x.identity!.id, session.id, conversation);
+      await deps.sessions!.save(x.identity!.id, id, conversation);
     } catch (err) {
-      deps.meter.warn('the session could not be saved', { requestId: x.request.requestId, sessionId: session.id, error: errorName(err) });
+      deps.meter.warn('the session could not be saved', { requestId: x.request.requestId, sessionId: id, error: errorName(err) });
     }
   }
 

@@ -198,7 +198,7 @@ function push(out: CanonicalMessage[], role: 'user' | 'assistant', blocks: Conte
   out.push({ role, content: blocks.length === 1 && blocks[0].type === 'text' && !blocks[0].cache_control ? blocks[0].text : blocks });
 }
 
-function imageBlock(url: string, param: string): ImageBlock {
+export function imageBlock(url: string, param: string): ImageBlock {
   const data = parseDataUrl(url);
   if (data) {
     // `image/jpg` is not a registered type, but many clients write it for JPEG.
@@ -210,7 +210,7 @@ function imageBlock(url: string, param: string): ImageBlock {
   throw invalid('An image URL must be an http(s) URL or a base64 data URL.', param);
 }
 
-function fileBlock(file: { file_data?: string | null; file_id?: string | null; filename?: string | null }, param: string): ContentBlock {
+export function fileBlock(file: { file_data?: string | null; file_id?: string | null; filename?: string | null }, param: string): ContentBlock {
   if (!file.file_data) throw invalid('Files must be sent inline as file_data (a base64 data URL); file_id is not supported.', param);
   const data = parseDataUrl(file.file_data);
   if (!data) throw invalid('file_data must be a base64 data URL such as data:application/pdf;base64,....', `${param}.file_data`);
@@ -231,7 +231,7 @@ function parseDataUrl(url: string): { mediaType: string; base64: string } | unde
   return { mediaType: match[1].toLowerCase(), base64: url.slice(match[0].length) };
 }
 
-function parseArguments(json: string, param: string): Record<string, unknown> {
+export function parseArguments(json: string, param: string): Record<string, unknown> {
   if (json.trim() === '') return {};
   let value: unknown;
   try {
@@ -243,7 +243,7 @@ function parseArguments(json: string, param: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function thinkingFor(effort: string | undefined, maxTokens: number): ThinkingConfig | undefined {
+export function thinkingFor(effort: string | undefined, maxTokens: number): ThinkingConfig | undefined {
   const wanted = effort ? REASONING_BUDGETS[effort] : undefined;
   if (!wanted) return undefined;
   // The budget must be at least 1024 and below max_tokens; otherwise answer without thinking.

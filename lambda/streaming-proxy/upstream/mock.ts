@@ -19,7 +19,8 @@
  *                 `input.words=3` names an input property that is also a directive)
  *   error=KIND    fail with an UpstreamError of this kind (throttling, overloaded, validation, access_denied,
  *                 not_found, timeout, internal); after=N lets N events through first (a mid-stream failure)
- * Text blocks that are entirely a `<system-reminder>` (Claude Code adds them) are not part of the prompt it quotes.
+ * Text blocks that are entirely a `<system-reminder>` (Claude Code adds them) or an `<environment_context>` (Codex CLI's)
+ * are not part of the prompt it quotes.
  */
 import { createHash, randomBytes } from 'crypto';
 import {
@@ -249,7 +250,7 @@ function uniqueId(): string {
   return randomBytes(12).toString('hex');
 }
 
-const REMINDER = /^\s*<system-reminder>[\s\S]*<\/system-reminder>\s*$/;
+const REMINDER = /^\s*(<system-reminder>[\s\S]*<\/system-reminder>|<environment_context>[\s\S]*<\/environment_context>)\s*$/;
 
 /**
  * The user turn that steers the reply: the last user message with prompt text (directives are read from all of its
