@@ -62,7 +62,10 @@ describe('the Responses API on the mock', () => {
       store: false,
       error: null,
       output: [{ type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: expect.stringContaining('Mock reply to "Say hi".') }] }],
-      usage: { input_tokens: expect.any(Number), output_tokens: expect.any(Number), input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } },
+      usage: {
+        input_tokens: expect.any(Number), output_tokens: expect.any(Number),
+        input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 },
+      },
     });
     expect(response.output_text).toContain('Mock reply to "Say hi".');
     expect(response.usage!.total_tokens).toBe(response.usage!.input_tokens + response.usage!.output_tokens);
@@ -247,7 +250,8 @@ describe('the Responses API through the fake Bedrock', () => {
     expect(second.output_text).toBe('It is sunny in Lima.');
     const calls = fake.requests.filter((r) => r.operation !== undefined && r.operation !== 'count-tokens');
     expect(calls.map((r) => r.rejected)).toEqual(calls.map(() => undefined));
-    const lastBody = calls[calls.length - 1].body as { thinking?: unknown; messages: Array<{ role: string; content: Array<{ type: string; signature?: string }> }> };
+    type Body = { thinking?: unknown; messages: Array<{ role: string; content: Array<{ type: string; signature?: string }> }> };
+    const lastBody = calls[calls.length - 1].body as Body;
     expect(lastBody.thinking).toMatchObject({ type: 'enabled' });
     const assistant = lastBody.messages.find((m) => m.role === 'assistant')!;
     expect(assistant.content.map((b) => b.type)).toEqual(['thinking', 'tool_use']);
