@@ -63,8 +63,10 @@ describe('the Responses API on the mock', () => {
       error: null,
       output: [{ type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: expect.stringContaining('Mock reply to "Say hi".') }] }],
       usage: {
-        input_tokens: expect.any(Number), output_tokens: expect.any(Number),
-        input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 },
+        input_tokens: expect.any(Number),
+        output_tokens: expect.any(Number),
+        input_tokens_details: { cached_tokens: 0 },
+        output_tokens_details: { reasoning_tokens: 0 },
       },
     });
     expect(response.output_text).toContain('Mock reply to "Say hi".');
