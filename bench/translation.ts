@@ -4,6 +4,8 @@
  * - ConverseStream -> Anthropic SSE: ConverseTranslator + AnthropicSseEncoder, fed the ConverseStream events of a reply
  *   with text, a tool call and thinking, as the SDK hands them over;
  * - Anthropic (Claude) -> OpenAI chunks: OpenAiChunkEncoder over the canonical events of the same reply;
+ * - Anthropic (Claude) -> Responses API events: ResponsesStreamEncoder over the same canonical events (reasoning summary
+ *   and encrypted_content on, the request of a Codex CLI turn: one function tool);
  * - InvokeModel chunk -> Anthropic SSE (the Claude pass-through: UTF-8 decode, JSON.parse, model restored, re-encode).
  *
  *   node -r ts-node/register/transpile-only bench/translation.ts
@@ -14,6 +16,8 @@ import { machine, writeResult } from './lib';
 import type { CanonicalEvent } from '../lambda/shared/canonical';
 import { AnthropicSseEncoder } from '../lambda/streaming-proxy/anthropic/sse';
 import { OpenAiChunkEncoder } from '../lambda/streaming-proxy/openai/chunks';
+import type { ResponseContext } from '../lambda/streaming-proxy/responses/request';
+import { ResponsesStreamEncoder } from '../lambda/streaming-proxy/responses/stream';
 import { claudeEvent } from '../lambda/streaming-proxy/upstream/anthropic-native';
 import { ConverseTranslator } from '../lambda/streaming-proxy/upstream/bedrock-converse';
 import { claudeEvents, converseEvents, type FakeResponse } from '../test/support/fake-bedrock';
@@ -38,6 +42,17 @@ const CANONICAL: CanonicalEvent[] = (() => {
 /** InvokeModelWithResponseStream chunk payloads (the bytes inside each `chunk` event). */
 const encoder = new TextEncoder();
 const CHUNKS = claudeEvents(REPLY, 'global.anthropic.claude-sonnet-4-6').map((e) => encoder.encode(JSON.stringify(e)));
+
+const RESPONSE_CONTEXT: ResponseContext = {
+  id: 'resp_0123456789abcdef0123456789abcdef',
+  createdAt: 1,
+  model: 'claude-sonnet-4-6',
+  toolNames: new Map([['get_weather', { name: 'get_weather', custom: false }]]),
+  encryptedReasoning: true,
+  reasoningSummary: true,
+  store: false,
+  echo: { instructions: null, tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { location: { type: 'string' } } } }] },
+};
 
 interface Result { name: string; events: number; seconds: number; perSecond: number; bytesOut: number }
 
@@ -76,6 +91,12 @@ const results: Result[] = [
     let n = 0;
     for (const e of CANONICAL) n += chunks.encode(e).length;
     n += chunks.end()?.length ?? 0;
+    return n;
+  }),
+  measure('Anthropic events -> Responses API events', CANONICAL.length, () => {
+    const responses = new ResponsesStreamEncoder(RESPONSE_CONTEXT);
+    let n = 0;
+    for (const e of CANONICAL) n += responses.encode(e).length;
     return n;
   }),
   measure('InvokeModel chunks -> Anthropic SSE (Claude pass-through)', CHUNKS.length, () => {

@@ -8,7 +8,8 @@ import { connectionHelp, startDevServer, type DevServerOptions } from './server'
 const HELP = `Usage: cdk-serverless-llm dev [options]
 
 Runs the StreamingLlmProxy runtime on this machine: the Anthropic Messages API (/v1/messages) and the OpenAI
-Chat Completions API (/v1/chat/completions) over the embedded mock model or real Amazon Bedrock.
+Chat Completions and Responses APIs (/v1/chat/completions, /v1/responses) over the embedded mock model or real
+Amazon Bedrock.
 
 Options:
   --port <n>              port to listen on (default 8787; 0 picks a free port)

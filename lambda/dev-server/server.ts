@@ -219,7 +219,7 @@ function packetProtocol(packet: Buffer | undefined): Protocol {
   return 'anthropic';
 }
 
-/** How to point Claude Code and the SDKs at the server. */
+/** How to point Claude Code, Codex CLI and the SDKs at the server. */
 export function connectionHelp(server: DevServer): string {
   const u = server.url;
   const k = server.apiKey;
@@ -235,6 +235,9 @@ export function connectionHelp(server: DevServer): string {
     'OpenAI SDK (TypeScript / Python):',
     `  new OpenAI({ baseURL: '${u}/v1', apiKey: '${k}' })`,
     `  OpenAI(base_url="${u}/v1", api_key="${k}")`,
+    'Codex CLI (or put the provider in ~/.codex/config.toml, see the README):',
+    `  PROXY_KEY=${k} codex -c 'model_providers.proxy={name="proxy",base_url="${u}/v1",env_key="PROXY_KEY",wire_api="responses"}' \\`,
+    '    -c model_provider=proxy -c model=claude-sonnet-4-6 -c web_search=disabled',
     'curl:',
     `  curl -N ${u}/v1/messages -H 'x-api-key: ${k}' -H 'content-type: application/json' \\`,
     '    -d \'{"model":"claude-sonnet-4-6","max_tokens":256,"stream":true,"messages":[{"role":"user","content":"Hello"}]}\'',

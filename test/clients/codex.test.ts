@@ -17,7 +17,6 @@ jest.setTimeout(180_000);
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CODEX = process.env.CODEX_BIN ?? path.join(ROOT, 'node_modules', '.bin', 'codex');
-const MODEL = 'claude-sonnet-4-6';
 const MAX_REQUESTS_PER_PROMPT = 3;
 
 interface CodexRun {
@@ -27,27 +26,28 @@ interface CodexRun {
   readonly timedOut: boolean;
 }
 
-/** The README's provider entry; `extra` lines go at the top (e.g. `web_search = "disabled"`). */
-function config(baseUrl: string, extra: string[] = []): string {
+/**
+ * The README's `~/.codex/config.toml` (the TOML block in "Pointing clients at the proxy"), with the dev server's URL as
+ * base_url. `webSearch: 'default'` drops the README's `web_search` line (Codex's own default then applies).
+ */
+function config(baseUrl: string, options: { webSearch?: 'readme' | 'default' } = {}): string {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const block = /```toml\n([\s\S]*?wire_api = "responses"[\s\S]*?)```/.exec(readme)?.[1];
+  if (!block) throw new Error('README.md has no Codex CLI config.toml block');
+  const lines = block.split('\n').map((line) => line.replace(/^\s{2}/, ''));
+  expect(lines.filter((line) => line.startsWith('base_url = '))).toHaveLength(1);
   return [
-    ...extra,
-    `model = "${MODEL}"`,
-    'model_provider = "proxy"',
     'check_for_update_on_startup = false',
-    '',
-    '[model_providers.proxy]',
-    'name = "cdk-serverless-llm"',
-    `base_url = "${baseUrl}/v1"`,
-    'env_key = "PROXY_KEY"',
-    'wire_api = "responses"',
-    '',
+    ...lines
+      .filter((line) => options.webSearch !== 'default' || !line.startsWith('web_search'))
+      .map((line) => (line.startsWith('base_url = ') ? `base_url = "${baseUrl}/v1"` : line)),
   ].join('\n');
 }
 
-function runCodex(server: DevServerProcess, args: string[], options: { cwd?: string; extraConfig?: string[] } = {}): Promise<CodexRun> {
+function runCodex(server: DevServerProcess, args: string[], options: { cwd?: string; webSearch?: 'readme' | 'default' } = {}): Promise<CodexRun> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-home-'));
   fs.mkdirSync(path.join(home, '.codex'));
-  fs.writeFileSync(path.join(home, '.codex', 'config.toml'), config(server.url, options.extraConfig));
+  fs.writeFileSync(path.join(home, '.codex', 'config.toml'), config(server.url, options));
   const cwd = options.cwd ?? fs.mkdtempSync(path.join(os.tmpdir(), 'codex-cwd-'));
   return new Promise((resolve, reject) => {
     const child = spawn(CODEX, ['exec', '--skip-git-repo-check', ...args], {
@@ -66,7 +66,7 @@ function runCodex(server: DevServerProcess, args: string[], options: { cwd?: str
   });
 }
 
-async function prompt(server: DevServerProcess, args: string[], options: { cwd?: string; extraConfig?: string[] } = {}) {
+async function prompt(server: DevServerProcess, args: string[], options: { cwd?: string; webSearch?: 'readme' | 'default' } = {}) {
   const before = server.requestLines().length;
   const run = await runCodex(server, args, options);
   await new Promise((r) => setTimeout(r, 100));
@@ -92,8 +92,8 @@ describe('Codex CLI on the mock', () => {
   });
   afterAll(async () => server?.stop());
 
-  test('answers a prompt with the default configuration: exit 0, the mock\'s reply, one request', async () => {
-    const { run, requests } = await prompt(server, ['Say hi']);
+  test('answers a prompt with the README\'s config.toml less its web_search line (Codex\'s default): exit 0, the mock\'s reply, one request', async () => {
+    const { run, requests } = await prompt(server, ['Say hi'], { webSearch: 'default' });
     expect({ code: run.code, reply: run.stdout.trim() }).toEqual({ code: 0, reply: expect.stringContaining('Mock reply to "Say hi".') });
     expect(requests.length).toBeGreaterThan(0);
     expect(requests.length).toBeLessThanOrEqual(MAX_REQUESTS_PER_PROMPT);
@@ -103,15 +103,35 @@ describe('Codex CLI on the mock', () => {
   test('carries out a directed tool call: the command ran, and the turn ends in two requests', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-tool-'));
     const task = writeTask(dir);
-    const { run, requests } = await prompt(server, task.args, { cwd: dir, extraConfig: ['web_search = "disabled"'] });
+    const { run, requests } = await prompt(server, task.args, { cwd: dir });
     expect(run.code).toBe(0);
     expect(fs.existsSync(task.file) ? fs.readFileSync(task.file, 'utf8') : `no file; ${explain(run, server)}`).toBe('codex-tool-ok');
     expect(run.stdout).toContain('The tool returned');
     expect(requests).toHaveLength(2);
   });
 
+  test('the Codex command the dev server prints works as printed (with `exec` and a prompt added)', async () => {
+    const banner = server.output().split('\n');
+    const at = banner.findIndex((line) => line.startsWith('Codex CLI'));
+    const command = `${banner[at + 1].trim().replace(/\\$/, '')} ${banner[at + 2].trim()}`;
+    expect(command).toMatch(/^PROXY_KEY=\S+ codex -c /);
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-banner-home-'));
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-banner-cwd-'));
+    const run = await new Promise<CodexRun>((resolve) => {
+      const child = spawn('bash', ['-c', `${command.replace(' codex ', ' codex exec --skip-git-repo-check ')} 'Say hi'`], {
+        cwd, env: { PATH: `${path.dirname(CODEX)}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: home, TERM: 'dumb' }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+      child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+      child.on('close', (code) => resolve({ code, stdout, stderr, timedOut: false }));
+    });
+    expect({ code: run.code, reply: run.stdout.trim() }).toEqual({ code: 0, reply: expect.stringContaining('Mock reply to "Say hi".') });
+  });
+
   test('a live web_search tool is refused with a 400 that names it and the Codex setting', async () => {
-    const { run, requests } = await prompt(server, ['--dangerously-bypass-approvals-and-sandbox', 'Say hi']);
+    const { run, requests } = await prompt(server, ['--dangerously-bypass-approvals-and-sandbox', 'Say hi'], { webSearch: 'default' });
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain('The web_search tool is not supported');
     expect(run.stderr).toContain('web_search = \\"disabled\\"');
@@ -166,7 +186,7 @@ describe('Codex CLI through the fake Bedrock (--upstream bedrock)', () => {
     fake.reset();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-tool-bedrock-'));
     const { run, requests } = await prompt(server, ['--dangerously-bypass-approvals-and-sandbox', 'run: printf codex-bedrock-ok > proof.txt'], {
-      cwd: dir, extraConfig: ['web_search = "disabled"'],
+      cwd: dir,
     });
     expect(run.code).toBe(0);
     const proof = path.join(dir, 'proof.txt');
