@@ -5,7 +5,9 @@
  */
 import OpenAI from 'openai';
 import { createApp } from '../../lambda/streaming-proxy/app';
+import { Catalogue, parseModelsEnv } from '../../lambda/streaming-proxy/catalogue';
 import { loadConfig } from '../../lambda/streaming-proxy/config';
+import { embeddingSpec } from '../../lambda/streaming-proxy/embedding-models';
 import { float32Base64 } from '../../lambda/streaming-proxy/openai/embeddings';
 import { mockVector } from '../../lambda/streaming-proxy/upstream/mock';
 import { embeddingBodyProblem, embeddingFamilyOf, fakeTokens, fakeVector } from '../support/bedrock-embedding-contract';
@@ -352,5 +354,40 @@ describe('the fake Bedrock refuses embedding bodies as Bedrock does', () => {
     ['cohere-v4', { texts: ['a'], input_type: 'search_query', embedding_types: ['float32'] }, /embedding_types/],
   ] as const)('%s %j', (family, body, problem) => {
     expect(embeddingBodyProblem(family, body)).toMatch(problem);
+  });
+});
+
+describe('embedding entries in PROXY_MODELS', () => {
+  test('accept kind embedding on bedrock-invoke and mock, and refuse it on other upstreams', () => {
+    const entry = (upstream: string) => JSON.stringify({ models: [{ id: 'e', kind: 'embedding', upstream, target: 'us.cohere.embed-v4:0' }] });
+    expect(parseModelsEnv(entry('bedrock-invoke')).models[0].kind).toBe('embedding');
+    expect(parseModelsEnv(entry('mock')).models[0].kind).toBe('embedding');
+    expect(() => parseModelsEnv(entry('bedrock-converse'))).toThrow(/PROXY_MODELS: models\.0\.upstream embedding models are called through bedrock-invoke/);
+    expect(() => parseModelsEnv(JSON.stringify({ models: [{ id: 'e', kind: 'vector', upstream: 'mock', target: 'x' }] }))).toThrow(/kind/);
+  });
+
+  test('an inference profile or an ARN of a known model gets that model\'s format; an unknown target on Bedrock is a 400 naming model', async () => {
+    expect(embeddingSpec({ target: 'us.cohere.embed-v4:0', upstream: 'bedrock-invoke' })?.family).toBe('cohere-v4');
+    expect(embeddingSpec({ target: 'arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0', upstream: 'bedrock-invoke' })?.family).toBe('titan-v2');
+    expect(embeddingSpec({ target: 'amazon.titan-embed-text-v1', upstream: 'bedrock-invoke' })).toBeUndefined();
+    expect(embeddingSpec({ target: 'my-embedder', upstream: 'mock' })?.defaultDimensions).toBe(1024);
+    const catalogue = new Catalogue({ models: parseModelsEnv(JSON.stringify({ models: [{ id: 'old-titan', kind: 'embedding', upstream: 'bedrock-invoke', target: 'amazon.titan-embed-text-v1' }] })) });
+    expect(catalogue.resolve('old-titan')?.kind).toBe('embedding');
+    const config = loadConfig({
+      PROXY_AUTH_MODE: 'api-keys',
+      PROXY_API_KEYS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbCdEf',
+      AWS_REGION: 'us-east-1',
+      PROXY_MODELS: JSON.stringify({ models: [{ id: 'old-titan', kind: 'embedding', upstream: 'bedrock-invoke', target: 'amazon.titan-embed-text-v1' }] }),
+    });
+    // Refused before any Bedrock call: the endpoint is a closed loopback port.
+    const proxy = createApp(config, {
+      auth: { loadKeys: async () => JSON.stringify({ alice: KEY }) },
+      meter: new RecordingMeter(),
+      upstreams: { bedrockClientConfig: { credentials: CREDS, endpoint: 'http://127.0.0.1:9' } },
+    });
+    const sink = new MemorySink();
+    await proxy.handle(embedRequest({ model: 'old-titan', input: 'a' }), sink);
+    expect(sink.status).toBe(400);
+    expect(sink.json().error).toMatchObject({ param: 'model', message: expect.stringMatching(/cannot call the embedding model old-titan/) });
   });
 });
