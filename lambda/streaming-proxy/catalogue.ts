@@ -343,8 +343,57 @@ const CONVERSE_MODELS: ModelEntry[] = [
   },
 ];
 
+/**
+ * Embedding models (kind `embedding`, served by POST /v1/embeddings), called through InvokeModel (upstream/bedrock-embed.ts,
+ * request formats in embedding-models.ts). Foundation-model ids: the proxy knows no cross-region inference profile for
+ * them. Prices are on-demand list prices per million input tokens; embeddings have no output tokens.
+ * `contextWindow` is the longest input in tokens the model takes.
+ */
+const EMBEDDING_MODELS: ModelEntry[] = [
+  {
+    id: 'titan-embed-text-v2',
+    aliases: ['amazon-titan-embed-text-v2'],
+    kind: 'embedding',
+    upstream: 'bedrock-invoke',
+    target: 'amazon.titan-embed-text-v2:0',
+    displayName: 'Amazon Titan Text Embeddings V2',
+    pricing: { inputPerMTok: 0.02, outputPerMTok: 0 },
+    contextWindow: 8_192,
+  },
+  {
+    id: 'cohere-embed-english-v3',
+    aliases: ['embed-english-v3.0'],
+    kind: 'embedding',
+    upstream: 'bedrock-invoke',
+    target: 'cohere.embed-english-v3',
+    displayName: 'Cohere Embed English v3',
+    pricing: { inputPerMTok: 0.1, outputPerMTok: 0 },
+    contextWindow: 512,
+  },
+  {
+    id: 'cohere-embed-multilingual-v3',
+    aliases: ['embed-multilingual-v3.0'],
+    kind: 'embedding',
+    upstream: 'bedrock-invoke',
+    target: 'cohere.embed-multilingual-v3',
+    displayName: 'Cohere Embed Multilingual v3',
+    pricing: { inputPerMTok: 0.1, outputPerMTok: 0 },
+    contextWindow: 512,
+  },
+  {
+    id: 'cohere-embed-v4',
+    aliases: ['embed-v4.0'],
+    kind: 'embedding',
+    upstream: 'bedrock-invoke',
+    target: 'cohere.embed-v4:0',
+    displayName: 'Cohere Embed v4',
+    pricing: { inputPerMTok: 0.12, outputPerMTok: 0 },
+    contextWindow: 128_000,
+  },
+];
+
 /** The catalogue that ships. Users extend or replace it with PROXY_MODELS. */
-export const DEFAULT_MODELS: readonly ModelEntry[] = Object.freeze([...CLAUDE_MODELS, ...CONVERSE_MODELS]);
+export const DEFAULT_MODELS: readonly ModelEntry[] = Object.freeze([...CLAUDE_MODELS, ...CONVERSE_MODELS, ...EMBEDDING_MODELS]);
 
 // ---------------------------------------------------------------------------------------------------------------------
 // PROXY_MODELS validation
@@ -385,6 +434,7 @@ function buildSchema() {
     id: name(),
     aliases: z.optional(z.array(name())),
     upstream: z.enum(['bedrock-invoke', 'bedrock-messages', 'bedrock-converse', 'openai-compatible', 'mock']),
+    kind: z.optional(z.enum(['chat', 'embedding'])),
     target: target(),
     displayName: z.optional(z.string().check(z.maxLength(200))),
     pricing: z.optional(pricing),
@@ -402,6 +452,9 @@ function buildSchema() {
     if (!openai && e.baseUrl) issue('baseUrl', 'is only used by the openai-compatible upstream');
     if (!openai && e.apiKeySecretArn) issue('apiKeySecretArn', 'is only used by the openai-compatible upstream');
     if (openai && (e.region || e.failover?.region)) issue('region', 'regions apply to Bedrock upstreams only');
+    if (e.kind === 'embedding' && e.upstream !== 'bedrock-invoke' && e.upstream !== 'mock') {
+      issue('upstream', 'embedding models are called through bedrock-invoke (InvokeModel) or mock');
+    }
   }));
 
   return z.strictObject({ replace: z.optional(z.boolean()), models: z.array(entry) });
@@ -545,7 +598,8 @@ export class Catalogue {
  * Whether a model is Claude: an Anthropic-native upstream (whose target may also be an application inference profile
  * ARN), or a Bedrock id of Anthropic's (`anthropic.…`, `us.anthropic.…`) reached through Converse.
  */
-export function isClaude(model: Pick<ModelEntry, 'upstream' | 'target'>): boolean {
+export function isClaude(model: Pick<ModelEntry, 'upstream' | 'target' | 'kind'>): boolean {
+  if (model.kind === 'embedding') return false;
   return model.upstream === 'bedrock-invoke' || model.upstream === 'bedrock-messages' || /(^|\.)anthropic\./.test(model.target);
 }
 

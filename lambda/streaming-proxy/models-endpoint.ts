@@ -2,6 +2,7 @@
  * GET /v1/models and GET /v1/models/{id}: the configured catalogue (no Bedrock listing call), in the Anthropic shape
  * (`{data: [{type: "model", id, display_name, created_at}], has_more, first_id, last_id}`, paginated with limit /
  * after_id / before_id) or the OpenAI shape (`{object: "list", data: [{id, object: "model", created, owned_by}]}`).
+ * Embedding models carry `kind: "embedding"` in both shapes (an extension field; models without it are chat models).
  */
 import type { Protocol } from './errors';
 import { ProxyError } from './errors';
@@ -11,11 +12,15 @@ import type { ModelEntry } from './upstream/types';
 const LISTED_AT = '1970-01-01T00:00:00Z';
 
 export function anthropicModel(entry: ModelEntry, id = entry.id): Record<string, unknown> {
-  return { type: 'model', id, display_name: entry.displayName ?? entry.id, created_at: LISTED_AT };
+  return { type: 'model', id, display_name: entry.displayName ?? entry.id, created_at: LISTED_AT, ...kind(entry) };
 }
 
 export function openAiModel(entry: ModelEntry, id = entry.id): Record<string, unknown> {
-  return { id, object: 'model', created: 0, owned_by: owner(entry) };
+  return { id, object: 'model', created: 0, owned_by: owner(entry), ...kind(entry) };
+}
+
+function kind(entry: ModelEntry): { kind?: 'embedding' } {
+  return entry.kind === 'embedding' ? { kind: 'embedding' } : {};
 }
 
 /** The model list for a protocol. Anthropic pagination: limit 1-1000 (default 20), after_id / before_id. */

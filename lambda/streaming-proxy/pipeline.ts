@@ -19,6 +19,7 @@ import { validateCountTokensBody, validateMessagesBody } from './anthropic/valid
 import type { Authenticator, Identity } from './auth/types';
 import { isClaude } from './catalogue';
 import type { ProxyConfig } from './config';
+import { embeddingSpec } from './embedding-models';
 import { ProxyError, toProxyError, type Protocol } from './errors';
 import { estimateInputTokens } from './estimate';
 import type { ProxyRequest, ResponseSink } from './http';
@@ -26,6 +27,7 @@ import { estimateCost, UsageTracker, type Meter, type Outcome, type RequestRecor
 import { anthropicModel, listModels, openAiModel } from './models-endpoint';
 import { toChatCompletion } from './openai/aggregate';
 import { OpenAiChunkEncoder } from './openai/chunks';
+import { checkDimensions, embeddingsResponse, embeddingTexts, validateEmbeddingsBody } from './openai/embeddings';
 import { chatToCanonical } from './openai/request';
 import { validateChatBody } from './openai/validate';
 import { relay } from './relay';
@@ -35,7 +37,7 @@ import { ResponsesStreamEncoder } from './responses/stream';
 import { validateResponsesBody } from './responses/validate';
 import { detectProtocol, matchRoute, type RouteName } from './router';
 import type { StreamEncoder } from './stream-encoder';
-import type { ModelEntry, ResolvedModel, Upstream, UpstreamCall } from './upstream/types';
+import type { ModelEntry, ModelKind, ResolvedModel, Upstream, UpstreamCall } from './upstream/types';
 import { parseJsonBody } from './validation';
 
 /** The model catalogue as the pipeline uses it (implemented by catalogue.ts's Catalogue). */
@@ -70,7 +72,7 @@ export interface Proxy {
 /** Default max_tokens for OpenAI requests that set none, when the catalogue entry has no maxOutputTokens. */
 const DEFAULT_MAX_TOKENS = 4096;
 const JSON_TYPE = 'application/json';
-const ROUTES_HELP = 'The proxy serves POST /v1/messages, POST /v1/messages/count_tokens, POST /v1/chat/completions, POST /v1/responses, GET /v1/models and GET /health.';
+const ROUTES_HELP = 'The proxy serves POST /v1/messages, POST /v1/messages/count_tokens, POST /v1/chat/completions, POST /v1/responses, POST /v1/embeddings, GET /v1/models and GET /health.';
 
 /** The stored conversation a request continues: `history` before it, `newTurn` its own messages, and the key the
  * finished conversation is saved under (undefined: not saved). */
@@ -153,6 +155,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
         case 'responses':
           await responses(sink, x, options);
           return;
+        case 'embeddings':
+          await embeddings(sink, x, options);
+          return;
         default:
           await chatCompletions(sink, x, options);
           return;
@@ -177,7 +182,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     await send(sink, x, 200, bodyUnlessHead(x.request, JSON.stringify(body)), { 'content-type': JSON_TYPE });
   }
 
-  function resolve(x: Exchange, name: string): ResolvedModel {
+  function resolve(x: Exchange, name: string, kind: ModelKind = 'chat'): ResolvedModel {
     const model = deps.catalogue.resolve(name);
     if (!model) {
       throw new ProxyError('not_found', 'model: the model is not in this proxy\'s catalogue; GET /v1/models lists the available models.', {
@@ -185,6 +190,12 @@ export function createProxy(deps: ProxyDeps): Proxy {
       });
     }
     x.model = model;
+    if ((model.kind ?? 'chat') !== kind) {
+      throw new ProxyError('invalid_request', kind === 'chat'
+        ? `model: ${name} is an embedding model; send it to POST /v1/embeddings.`
+        : `model: ${name} is a chat model, served by POST /v1/chat/completions and POST /v1/messages; POST /v1/embeddings takes an embedding model (GET /v1/models marks them with kind "embedding").`,
+      { param: 'model', code: 'model_not_supported' });
+    }
     return model;
   }
 
@@ -298,6 +309,49 @@ export function createProxy(deps: ProxyDeps): Proxy {
       });
     }
     return history;
+  }
+
+  /** POST /v1/embeddings: one upstream embed call (batched there), with the same limits, deadline and metering as chat. */
+  async function embeddings(sink: ResponseSink, x: Exchange, options: HandleOptions): Promise<void> {
+    const validated = validateEmbeddingsBody(parseBody(x));
+    if (!validated.ok) throw invalidField(validated.error);
+    const body = validated.value;
+    const model = resolve(x, body.model, 'embedding');
+    const upstream = deps.upstreams(model);
+    const spec = embeddingSpec(model);
+    if (!spec || !upstream.embed) {
+      throw new ProxyError('invalid_request', `model: the proxy cannot call the embedding model ${body.model} (${model.upstream} ${model.target}); it serves Amazon Titan Text Embeddings V2 and Cohere Embed v3 and v4.`, { param: 'model' });
+    }
+    const dimensions = checkDimensions(body, spec, body.model);
+    x.stream = false;
+    await admit(x);
+    const controller = new AbortController();
+    const onClientGone = () => controller.abort(new ProxyError('internal', 'client disconnected'));
+    sink.signal.addEventListener('abort', onClientGone, { once: true });
+    const deadline = options.deadline !== undefined
+      ? setTimeout(() => controller.abort(new ProxyError('timeout', 'The proxy ran out of time before the upstream finished.')), Math.max(0, options.deadline - now()))
+      : undefined;
+    try {
+      const call = {
+        texts: embeddingTexts(body),
+        model,
+        dimensions,
+        inputType: body.input_type ?? 'search_document',
+        signal: controller.signal,
+        requestId: x.request.requestId,
+      };
+      const result = await withAbort(upstream.embed(call), controller.signal);
+      x.usage.set({ input_tokens: result.inputTokens, output_tokens: 0 });
+      x.usage.firstTokenAt = now();
+      await recordTokens(x);
+      await send(sink, x, 200, embeddingsResponse(result.embeddings, body.encoding_format ?? 'float', body.model, result.inputTokens), {
+        'content-type': JSON_TYPE,
+        'x-token-count': result.estimated ? 'estimate' : 'exact',
+      });
+    } finally {
+      if (deadline) clearTimeout(deadline);
+      sink.signal.removeEventListener('abort', onClientGone);
+    }
   }
 
   /** The shared part of a generation request: session history, rate limit, the upstream call, and the bookkeeping after. */

@@ -3,7 +3,7 @@
  */
 import type { Protocol } from './errors';
 
-export type RouteName = 'messages' | 'count_tokens' | 'chat_completions' | 'responses' | 'models' | 'model' | 'health';
+export type RouteName = 'messages' | 'count_tokens' | 'chat_completions' | 'responses' | 'embeddings' | 'models' | 'model' | 'health';
 
 export type RouteMatch =
   | { readonly route: RouteName; readonly allowed: boolean; readonly methods: readonly string[]; readonly modelId?: string }
@@ -14,6 +14,7 @@ const ROUTES: ReadonlyArray<{ suffix: string; route: RouteName; methods: readonl
   { suffix: '/v1/messages', route: 'messages', methods: ['POST'] },
   { suffix: '/v1/chat/completions', route: 'chat_completions', methods: ['POST'] },
   { suffix: '/v1/responses', route: 'responses', methods: ['POST'] },
+  { suffix: '/v1/embeddings', route: 'embeddings', methods: ['POST'] },
   { suffix: '/v1/models', route: 'models', methods: ['GET', 'HEAD'] },
   { suffix: '/health', route: 'health', methods: ['GET', 'HEAD'] },
 ];
@@ -45,7 +46,7 @@ export function matchRoute(method: string, rawPath: string): RouteMatch {
  */
 export function detectProtocol(route: RouteName | undefined, headers: Readonly<Record<string, string>>, query: URLSearchParams): Protocol {
   if (route === 'messages' || route === 'count_tokens') return 'anthropic';
-  if (route === 'chat_completions' || route === 'responses') return 'openai';
+  if (route === 'chat_completions' || route === 'responses' || route === 'embeddings') return 'openai';
   const format = query.get('format');
   if (format === 'openai' || format === 'anthropic') return format;
   if (headers['anthropic-version'] || headers['x-api-key']) return 'anthropic';

@@ -2,7 +2,7 @@ import { Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { IConstruct } from 'constructs';
-import { isBedrockUpstream, parseBedrockTarget, upstreamOf } from './catalogue';
+import { isBedrockUpstream, isEmbedding, parseBedrockTarget, upstreamOf } from './catalogue';
 import { ProxyModel } from './models';
 import { ClaudeFallback } from './options';
 
@@ -28,36 +28,8 @@ export function bedrockResourceArns(scope: IConstruct, input: {
   readonly models: readonly ProxyModel[];
   readonly claudeFallback: ClaudeFallback;
 }): string[] {
-  const stack = Stack.of(scope);
-  const partition = (!Token.isUnresolved(stack.partition) ? stack.partition : undefined)
-    ?? (!Token.isUnresolved(stack.region) ? RegionInfo.get(stack.region).partition : undefined)
-    ?? '*';
-  const account = Token.isUnresolved(stack.account) ? '*' : stack.account;
-  const profileArn = (id: string) => `arn:${partition}:bedrock:*:${account}:inference-profile/${id}`;
-  const modelArn = (id: string) => `arn:${partition}:bedrock:*:*:foundation-model/${id}`;
-
-  const targets = new Set<string>(input.defaultTargets);
-  for (const model of input.models) {
-    if (!isBedrockUpstream(upstreamOf(model))) continue;
-    targets.add(model.target);
-    if (model.failover?.target) targets.add(model.failover.target);
-  }
-
-  const resources = new Set<string>();
-  for (const target of targets) {
-    if (Token.isUnresolved(target)) {
-      // A reference to an ARN (e.g. an application inference profile created in the app): granted as it is.
-      resources.add(target);
-      continue;
-    }
-    const parsed = parseBedrockTarget(target);
-    if (parsed.arn) {
-      resources.add(parsed.arn);
-      continue;
-    }
-    if (parsed.profileId) resources.add(profileArn(parsed.profileId));
-    resources.add(modelArn(parsed.foundationModelId!));
-  }
+  const { profileArn, modelArn } = arnFormats(scope);
+  const resources = targetArns(scope, input.defaultTargets, input.models.filter((m) => !isEmbedding(m)));
 
   // claude-* names outside the catalogue map to <prefix>.anthropic.<name>[-v1:0] (or the bare model for DIRECT).
   if (input.claudeFallback !== ClaudeFallback.NONE) {
@@ -74,8 +46,70 @@ export function bedrockResourceArns(scope: IConstruct, input: {
     .sort();
 }
 
+/**
+ * The Bedrock resource ARNs of the embedding models (kind EMBEDDING): each target's foundation model (and inference
+ * profile, when a target is one), in any region, as for chat models. They get their own statement with
+ * `bedrock:InvokeModel` only: Bedrock serves embedding models through InvokeModel and does not stream them.
+ *
+ * @internal
+ */
+export function embeddingResourceArns(scope: IConstruct, input: {
+  readonly defaultTargets: readonly string[];
+  readonly models: readonly ProxyModel[];
+}): string[] {
+  return [...targetArns(scope, input.defaultTargets, input.models.filter(isEmbedding))].sort();
+}
+
+function arnFormats(scope: IConstruct) {
+  const stack = Stack.of(scope);
+  const partition = (!Token.isUnresolved(stack.partition) ? stack.partition : undefined)
+    ?? (!Token.isUnresolved(stack.region) ? RegionInfo.get(stack.region).partition : undefined)
+    ?? '*';
+  const account = Token.isUnresolved(stack.account) ? '*' : stack.account;
+  return {
+    profileArn: (id: string) => `arn:${partition}:bedrock:*:${account}:inference-profile/${id}`,
+    modelArn: (id: string) => `arn:${partition}:bedrock:*:*:foundation-model/${id}`,
+  };
+}
+
+/** The ARNs for default targets plus the Bedrock models among `models` (their targets and failover targets). */
+function targetArns(scope: IConstruct, defaultTargets: readonly string[], models: readonly ProxyModel[]): Set<string> {
+  const { profileArn, modelArn } = arnFormats(scope);
+  const targets = new Set<string>(defaultTargets);
+  for (const model of models) {
+    if (!isBedrockUpstream(upstreamOf(model))) continue;
+    targets.add(model.target);
+    if (model.failover?.target) targets.add(model.failover.target);
+  }
+  const resources = new Set<string>();
+  for (const target of targets) {
+    if (Token.isUnresolved(target)) {
+      // A reference to an ARN (e.g. an application inference profile created in the app): granted as it is.
+      resources.add(target);
+      continue;
+    }
+    const parsed = parseBedrockTarget(target);
+    if (parsed.arn) {
+      resources.add(parsed.arn);
+      continue;
+    }
+    if (parsed.profileId) resources.add(profileArn(parsed.profileId));
+    resources.add(modelArn(parsed.foundationModelId!));
+  }
+  return resources;
+}
+
 function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}
+
+/** @internal */
+export function embeddingStatement(resources: readonly string[]): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: 'InvokeEmbeddingModels',
+    actions: ['bedrock:InvokeModel'],
+    resources: [...resources],
+  });
 }
 
 /** @internal */

@@ -1,5 +1,5 @@
 import { Token } from 'aws-cdk-lib';
-import { ProxyModel, ProxyModelUpstream } from './models';
+import { ProxyModel, ProxyModelKind, ProxyModelUpstream } from './models';
 
 /**
  * The Bedrock model and inference-profile ids of the runtime's default catalogue
@@ -42,6 +42,19 @@ export const DEFAULT_CATALOGUE_TARGETS: readonly string[] = [
   'openai.gpt-oss-120b-1:0',
 ];
 
+/**
+ * The Bedrock model ids of the runtime's default embedding models (kind `embedding`), granted `bedrock:InvokeModel`
+ * only. A test keeps this list equal to the runtime catalogue's embedding targets.
+ *
+ * @internal
+ */
+export const DEFAULT_EMBEDDING_TARGETS: readonly string[] = [
+  'amazon.titan-embed-text-v2:0',
+  'cohere.embed-english-v3',
+  'cohere.embed-multilingual-v3',
+  'cohere.embed-v4:0',
+];
+
 /** The inference-profile prefixes Bedrock uses for system-defined cross-region profiles. */
 const PROFILE_PREFIXES = ['global', 'us', 'eu', 'apac', 'us-gov', 'jp', 'au', 'ca'];
 
@@ -81,9 +94,15 @@ export function isBedrockUpstream(upstream: ProxyModelUpstream): boolean {
 }
 
 /** @internal */
+export function isEmbedding(model: ProxyModel): boolean {
+  return model.kind === ProxyModelKind.EMBEDDING;
+}
+
+/** @internal */
 export function upstreamOf(model: ProxyModel): ProxyModelUpstream {
   if (model.upstream) return model.upstream;
   if (model.baseUrl) return ProxyModelUpstream.OPENAI_COMPATIBLE;
+  if (model.kind === ProxyModelKind.EMBEDDING) return ProxyModelUpstream.BEDROCK_INVOKE;
   // An ARN names its model after the last '/', e.g. .../foundation-model/anthropic.claude-... or .../inference-profile/us.anthropic...
   const name = model.target.startsWith('arn:') ? model.target.slice(model.target.lastIndexOf('/') + 1) : model.target;
   const fm = parseBedrockTarget(name).foundationModelId ?? name;
@@ -136,6 +155,9 @@ export function validateModels(models: readonly ProxyModel[]): void {
         throw new Error(`${where}: \`${k}\` must be a region name such as 'us-west-2', got '${v}'.`);
       }
     }
+    if (model.kind === ProxyModelKind.EMBEDDING && upstream !== ProxyModelUpstream.BEDROCK_INVOKE && upstream !== ProxyModelUpstream.MOCK) {
+      throw new Error(`${where}: embedding models are called through Bedrock InvokeModel; set \`upstream\` to BEDROCK_INVOKE (or MOCK), or leave it unset.`);
+    }
     if (model.failover && model.failover.region === undefined && model.failover.target === undefined) {
       throw new Error(`${where}: \`failover\` needs a \`region\` or a \`target\`.`);
     }
@@ -166,6 +188,7 @@ export function toModelEntry(model: ProxyModel): Record<string, unknown> {
     upstream: upstreamOf(model),
     target: model.target,
   };
+  if (model.kind !== undefined) entry.kind = model.kind;
   if (model.aliases && model.aliases.length > 0) entry.aliases = [...model.aliases];
   if (model.displayName !== undefined) entry.displayName = model.displayName;
   if (model.pricing) {

@@ -17,6 +17,16 @@ export enum ProxyModelUpstream {
 }
 
 /**
+ * What a catalogue model does.
+ */
+export enum ProxyModelKind {
+  /** A chat model, served by `POST /v1/messages` and `POST /v1/chat/completions`. */
+  CHAT = 'chat',
+  /** An embedding model (Amazon Titan Text Embeddings V2, Cohere Embed v3 or v4), served by `POST /v1/embeddings` through Bedrock InvokeModel. */
+  EMBEDDING = 'embedding',
+}
+
+/**
  * Prices in USD per million tokens, used for the `EstimatedCost` metric.
  */
 export interface ProxyModelPricing {
@@ -71,9 +81,15 @@ export interface ProxyModel {
   readonly target: string;
   /**
    * How the model is called.
-   * @default BEDROCK_INVOKE for Anthropic targets, OPENAI_COMPATIBLE when `baseUrl` is set, BEDROCK_CONVERSE otherwise
+   * @default BEDROCK_INVOKE for Anthropic targets and embedding models, OPENAI_COMPATIBLE when `baseUrl` is set, BEDROCK_CONVERSE otherwise
    */
   readonly upstream?: ProxyModelUpstream;
+  /**
+   * Chat or embedding model. Embedding models are called with Bedrock InvokeModel (upstream BEDROCK_INVOKE or MOCK)
+   * and are granted `bedrock:InvokeModel` only.
+   * @default ProxyModelKind.CHAT
+   */
+  readonly kind?: ProxyModelKind;
   /**
    * Human-readable name listed by `GET /v1/models`.
    * @default the id

@@ -16,8 +16,8 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { ProxyAuth, ProxyAuthMode } from './auth';
-import { bedrockResourceArns, bedrockStatement } from './bedrock-policy';
-import { DEFAULT_CATALOGUE_TARGETS, toModelEntry, validateModels } from './catalogue';
+import { bedrockResourceArns, bedrockStatement, embeddingResourceArns, embeddingStatement } from './bedrock-policy';
+import { DEFAULT_CATALOGUE_TARGETS, DEFAULT_EMBEDDING_TARGETS, toModelEntry, validateModels } from './catalogue';
 import { ProxyEndpoint, ProxyEndpointType, RestApiEndpointOptions } from './endpoint';
 import {
   LAMBDA_ENVIRONMENT_LIMIT_BYTES, environmentSize, environmentTooLargeMessage, resolvedEnvironmentSize,
@@ -454,6 +454,13 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
     if (bedrockArns.length > 0) {
       this.role.addToPrincipalPolicy(bedrockStatement(bedrockArns));
     }
+    const embeddingArns = upstream === ProxyUpstream.MOCK ? [] : embeddingResourceArns(this, {
+      defaultTargets: props.replaceDefaultModels ? [] : DEFAULT_EMBEDDING_TARGETS,
+      models,
+    });
+    if (embeddingArns.length > 0) {
+      this.role.addToPrincipalPolicy(embeddingStatement(embeddingArns));
+    }
     const readableSecrets = [
       ...(this.auth.secret ? [this.auth.secret] : []),
       ...models.flatMap((m) => (m.apiKeySecret ? [m.apiKeySecret] : [])),
@@ -542,7 +549,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       },
     });
 
-    this.acknowledgeByDesignFindings({ props, vpc, bedrockArns, encryptionKey });
+    this.acknowledgeByDesignFindings({ props, vpc, bedrockArns: [...new Set([...bedrockArns, ...embeddingArns])], encryptionKey });
   }
 
   /**

@@ -16,7 +16,7 @@ import {
   ClaudeFallback, IProxySessionStore, JwtTokenUse, ProxyAuth, ProxyEndpoint, ProxyLogLevel, ProxyModelUpstream, ProxyUpstream,
   ProxyWebAcl, RateLimitFailureMode, StreamingLlmProxy, StreamingLlmProxyProps,
 } from '../../src';
-import { DEFAULT_CATALOGUE_TARGETS } from '../../src/streaming-llm-proxy/catalogue';
+import { DEFAULT_CATALOGUE_TARGETS, DEFAULT_EMBEDDING_TARGETS } from '../../src/streaming-llm-proxy/catalogue';
 
 const ACCOUNT = '111111111111';
 const REGION = 'us-east-1';
@@ -36,7 +36,10 @@ class RedisLikeStore implements IProxySessionStore {
 
 interface Synthesized {
   readonly env: Record<string, string>;
+  /** What InvokeCatalogueModels allows (chat models: InvokeModel, streaming and CountTokens). */
   readonly policyResources: string[];
+  /** What InvokeEmbeddingModels allows (embedding models: InvokeModel only). */
+  readonly embeddingResources: string[];
 }
 
 /** Synthesizes the proxy and returns its environment and Bedrock resources with deploy-time values filled in. */
@@ -64,9 +67,11 @@ function synthesize(configure: (stack: Stack) => StreamingLlmProxyProps): Synthe
   const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function')!;
   const env = Object.fromEntries(Object.entries(fn.Properties.Environment.Variables as Record<string, unknown>).map(([k, v]) => [k, resolve(v)]));
   const policy = Object.values(template.Resources).find((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles).includes('ProxyRole'))!;
-  const bedrock = (policy.Properties.PolicyDocument.Statement as Array<{ Sid?: string; Resource: unknown }>).find((s) => s.Sid === 'InvokeCatalogueModels');
-  const policyResources = bedrock ? ([] as unknown[]).concat(bedrock.Resource).map(resolve) : [];
-  return { env, policyResources };
+  const statement = (sid: string) => {
+    const found = (policy.Properties.PolicyDocument.Statement as Array<{ Sid?: string; Resource: unknown }>).find((s) => s.Sid === sid);
+    return found ? ([] as unknown[]).concat(found.Resource).map(resolve) : [];
+  };
+  return { env, policyResources: statement('InvokeCatalogueModels'), embeddingResources: statement('InvokeEmbeddingModels') };
 }
 
 /** IAM's glob match (`*` matches any characters, including none). */
@@ -109,8 +114,9 @@ function checkAgainstRuntime(synth: Synthesized): ReturnType<typeof loadConfig> 
     const failoverRegion = model.failover?.region ?? config.failoverRegion;
     if (model.failover || failoverRegion) calls.push([model.failover?.target ?? model.target, failoverRegion ?? region]);
     for (const [target, callRegion] of calls) {
+      const resources = model.kind === 'embedding' ? synth.embeddingResources : synth.policyResources;
       for (const arn of arnsChecked(target, callRegion)) {
-        if (!allowed(arn, synth.policyResources)) {
+        if (!allowed(arn, resources)) {
           throw new Error(`model '${name}' (${target} from ${callRegion}) needs ${arn}, which the function's policy does not allow`);
         }
       }
@@ -266,14 +272,16 @@ describe('origin verification', () => {
 });
 
 describe('shared data', () => {
-  test('the construct\'s default target list is the runtime catalogue\'s Bedrock targets', () => {
-    const runtimeTargets = new Set<string>();
+  test('the construct\'s default target lists are the runtime catalogue\'s Bedrock targets, chat and embedding apart', () => {
+    const runtimeTargets = { chat: new Set<string>(), embedding: new Set<string>() };
     for (const model of DEFAULT_MODELS) {
       if (!model.upstream.startsWith('bedrock')) continue;
-      runtimeTargets.add(model.target);
-      if (model.failover?.target) runtimeTargets.add(model.failover.target);
+      const targets = runtimeTargets[model.kind ?? 'chat'];
+      targets.add(model.target);
+      if (model.failover?.target) targets.add(model.failover.target);
     }
-    expect([...DEFAULT_CATALOGUE_TARGETS].sort()).toEqual([...runtimeTargets].sort());
+    expect([...DEFAULT_CATALOGUE_TARGETS].sort()).toEqual([...runtimeTargets.chat].sort());
+    expect([...DEFAULT_EMBEDDING_TARGETS].sort()).toEqual([...runtimeTargets.embedding].sort());
   });
 
   test('every environment variable the construct writes is in the runtime contract', () => {

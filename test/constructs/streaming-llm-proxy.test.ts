@@ -13,7 +13,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import {
   ClaudeFallback, IProxySessionStore, JwtTokenUse, ProxyAuth, ProxyAuthMode, ProxyEndpoint, ProxyEndpointType, ProxyLogLevel,
-  ProxyModelUpstream, ProxyUpstream, ProxyWebAcl, RateLimitFailureMode, StreamingLlmProxy, StreamingLlmProxyProps,
+  ProxyModelKind, ProxyModelUpstream, ProxyUpstream, ProxyWebAcl, RateLimitFailureMode, StreamingLlmProxy, StreamingLlmProxyProps,
 } from '../../src';
 import { DEFAULT_CATALOGUE_TARGETS } from '../../src/streaming-llm-proxy/catalogue';
 import { formatFindings, nagFindings } from '../support/nag';
@@ -62,8 +62,8 @@ function statements(template: Template): Array<{ Sid?: string; Action: string | 
   })).Properties.PolicyDocument.Statement;
 }
 
-function bedrockResources(template: Template): string[] {
-  const statement = statements(template).find((s) => s.Sid === 'InvokeCatalogueModels');
+function bedrockResources(template: Template, sid = 'InvokeCatalogueModels'): string[] {
+  const statement = statements(template).find((s) => s.Sid === sid);
   if (!statement) return [];
   return ([] as unknown[]).concat(statement.Resource).map(flatten).sort();
 }
@@ -202,11 +202,12 @@ describe('IAM', () => {
       ['', ['logs:CreateLogStream', 'logs:PutLogEvents']],
       ['', ['xray:PutTraceSegments', 'xray:PutTelemetryRecords']],
       ['InvokeCatalogueModels', ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream', 'bedrock:CountTokens']],
+      ['InvokeEmbeddingModels', 'bedrock:InvokeModel'],
       ['ReadProxySecrets', 'secretsmanager:GetSecretValue'],
     ]);
     expect(flatten(s[0].Resource)).toMatch(/^<ProxyLogs[0-9A-F]+\.Arn>$/);
     expect(s[1].Resource).toBe('*');
-    expect(flatten(s[3].Resource)).toMatch(/^<ProxyApiKeys[0-9A-F]+>$/);
+    expect(flatten(s[4].Resource)).toMatch(/^<ProxyApiKeys[0-9A-F]+>$/);
     for (const x of s) expect(x.Condition).toBeUndefined();
   });
 
@@ -232,6 +233,41 @@ describe('IAM', () => {
       'arn:aws:bedrock:*:*:foundation-model/mistral.mistral-large-2407-v1:0',
       'arn:aws:bedrock:*:*:foundation-model/openai.gpt-oss-120b-1:0',
     ].sort());
+  });
+
+  test('grants InvokeModel alone on the default embedding models\' foundation-model ARNs, and nothing else on them', () => {
+    const { template } = build({}, US_EAST_1);
+    const embedding = [
+      'arn:aws:bedrock:*:*:foundation-model/amazon.titan-embed-text-v2:0',
+      'arn:aws:bedrock:*:*:foundation-model/cohere.embed-english-v3',
+      'arn:aws:bedrock:*:*:foundation-model/cohere.embed-multilingual-v3',
+      'arn:aws:bedrock:*:*:foundation-model/cohere.embed-v4:0',
+    ];
+    expect(bedrockResources(template, 'InvokeEmbeddingModels')).toEqual(embedding);
+    for (const arn of embedding) expect(bedrockResources(template)).not.toContain(arn);
+  });
+
+  test('an embedding model in `models` defaults to InvokeModel, is granted InvokeModel only, and reaches PROXY_MODELS with its kind', () => {
+    const { template } = build({
+      replaceDefaultModels: true,
+      claudeFallback: ClaudeFallback.NONE,
+      models: [
+        { id: 'nova', target: 'us.amazon.nova-lite-v1:0' },
+        { id: 'embed', target: 'eu.cohere.embed-v4:0', kind: ProxyModelKind.EMBEDDING },
+      ],
+    }, US_EAST_1);
+    expect(bedrockResources(template, 'InvokeEmbeddingModels')).toEqual([
+      'arn:aws:bedrock:*:*:foundation-model/cohere.embed-v4:0',
+      'arn:aws:bedrock:*:111111111111:inference-profile/eu.cohere.embed-v4:0',
+    ].sort());
+    expect(bedrockResources(template).some((r) => r.includes('cohere'))).toBe(false);
+    const models = JSON.parse(functionEnv(template).PROXY_MODELS as string);
+    expect(models.models).toContainEqual({ id: 'embed', kind: 'embedding', upstream: 'bedrock-invoke', target: 'eu.cohere.embed-v4:0' });
+  });
+
+  test('rejects an embedding model on an upstream other than InvokeModel', () => {
+    expect(() => build({ models: [{ id: 'e', target: 'cohere.embed-v4:0', kind: ProxyModelKind.EMBEDDING, upstream: ProxyModelUpstream.BEDROCK_CONVERSE }] }))
+      .toThrow(/embedding models are called through Bedrock InvokeModel/);
   });
 
   test('without the claude-* fallback, grants only exact catalogue ids, one profile and one model ARN per profile target', () => {

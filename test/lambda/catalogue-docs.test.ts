@@ -19,10 +19,14 @@ function price(m: ModelEntry): string {
 }
 
 function table(): string {
-  const rows = DEFAULT_MODELS.map((m) => `| \`${m.id}\` | ${(m.aliases ?? []).map((a) => `\`${a}\``).join(', ')} | \`${m.upstream}\` | \`${m.target}\` | ${price(m)} | ${m.countTokens ? 'yes' : 'estimate'} |`);
+  const rows = DEFAULT_MODELS.map((m) => {
+    const embedding = m.kind === 'embedding';
+    const count = embedding ? 'n/a' : m.countTokens ? 'yes' : 'estimate';
+    return `| \`${m.id}\` | ${(m.aliases ?? []).map((a) => `\`${a}\``).join(', ')} | ${m.kind ?? 'chat'} | \`${m.upstream}\` | \`${m.target}\` | ${price(m)} | ${count} |`;
+  });
   return [
-    '| model name | aliases | upstream | Bedrock id | USD per million input / output tokens | count_tokens |',
-    '|---|---|---|---|---|---|',
+    '| model name | aliases | kind | upstream | Bedrock id | USD per million input / output tokens | count_tokens |',
+    '|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
 }

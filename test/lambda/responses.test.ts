@@ -139,6 +139,13 @@ describe('request checks', () => {
     expect(h.upstream.calls).toHaveLength(0);
   });
 
+  test('an embedding model is a 400 that names the endpoint serving it', async () => {
+    const h = harness();
+    const sink = await run(h, request('POST', '/v1/responses', { model: 'titan-embed-text-v2', input: 'hi' }));
+    expect(sink.status).toBe(400);
+    expect(sink.json().error).toMatchObject({ param: 'model', message: expect.stringContaining('/v1/embeddings') });
+  });
+
   test('an unknown model is a 404 in OpenAI\'s shape', async () => {
     const h = harness();
     const sink = await run(h, request('POST', '/v1/responses', { model: 'gpt-9-not-here', input: 'hi' }));

@@ -6,7 +6,8 @@
  *   frames encoded with @smithy/eventstream-codec (`chunk` events carrying `{"bytes": base64(Claude event JSON)}`;
  *   messageStart / contentBlockStart / contentBlockDelta / contentBlockStop / messageStop / metadata), exception frames
  *   (`:message-type: exception`, `:exception-type: throttlingException`, …);
- * - `POST /model/{modelId}/invoke`, `/converse`, `/count-tokens`: JSON;
+ * - `POST /model/{modelId}/invoke`, `/converse`, `/count-tokens`: JSON; `invoke` of the Titan V2 and Cohere Embed
+ *   models validates and answers embedding bodies (bedrock-embedding-contract.ts);
  * - `POST /anthropic/v1/messages`: the Bedrock Anthropic Messages endpoint (model in the body; SSE when streaming);
  * - errors as Bedrock sends them: HTTP status, `x-amzn-errortype`, `{"message": ...}`.
  *
@@ -29,6 +30,7 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { claudeBodyProblem } from './bedrock-claude-contract';
+import { embeddingBodyProblem, embeddingFamilyOf, embeddingResponse } from './bedrock-embedding-contract';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Responses
@@ -115,6 +117,10 @@ export interface FakeBedrockOptions {
   respond?: (request: FakeRequest) => FakeResponse;
   /** Accept Claude bodies Bedrock would refuse (bedrock-claude-contract.ts). Default false: they get a 400. */
   acceptAnyClaudeBody?: boolean;
+  /** Leave out the `X-Amzn-Bedrock-Input-Token-Count` header on embedding responses. Default false: it is sent. */
+  omitEmbeddingTokenHeader?: boolean;
+  /** Delay before answering each embedding call, in ms (concurrency tests). */
+  embeddingDelayMs?: number;
 }
 
 /** What a script sees of a model call. */
@@ -406,6 +412,9 @@ export class FakeBedrock {
   public recordRequests = true;
   /** Streamed responses whose client went away before the end (aborted calls, consumers that stopped reading). */
   public abandonedStreams = 0;
+  /** Embedding calls being answered right now, and the most at once since the last reset. */
+  public embeddingsInFlight = 0;
+  public maxEmbeddingsInFlight = 0;
 
   constructor(private readonly options: FakeBedrockOptions = {}) {
     this.h2.on('sessionError', () => undefined);
@@ -482,6 +491,7 @@ export class FakeBedrock {
 
   reset(): void {
     this.abandonedStreams = 0;
+    this.maxEmbeddingsInFlight = 0;
     this.requests.length = 0;
     this.faults.length = 0;
     this.scripts.length = 0;
@@ -577,6 +587,36 @@ export class FakeBedrock {
     }
     if (this.options.deniedModels?.includes(modelId)) {
       return this.error(res, 403, 'AccessDeniedException', "You don't have access to the model with the specified model ID.");
+    }
+    const embedding = operation === 'invoke' ? embeddingFamilyOf(modelId) : undefined;
+    if (embedding) {
+      const problem = embeddingBodyProblem(embedding, body);
+      if (problem) {
+        recorded.rejected = problem;
+        return this.error(res, 400, 'ValidationException', problem);
+      }
+      const fi = this.faults.findIndex((f) => this.matches(f.match, operation!, modelId!, region));
+      const fault = fi >= 0 ? this.faults.splice(fi, 1)[0].fault : undefined;
+      this.embeddingsInFlight++;
+      this.maxEmbeddingsInFlight = Math.max(this.maxEmbeddingsInFlight, this.embeddingsInFlight);
+      try {
+        if (this.options.embeddingDelayMs) await sleep(this.options.embeddingDelayMs);
+      } finally {
+        this.embeddingsInFlight--;
+      }
+      if (fault?.kind === 'http-error') return this.error(res, fault.status, fault.exception, fault.message ?? fault.exception);
+      if (fault?.kind === 'hang') {
+        this.hanging.add(res);
+        return;
+      }
+      const answer = embeddingResponse(embedding, modelId, body);
+      head(res, 200, {
+        'content-type': 'application/json',
+        'x-amzn-requestid': 'fake-request-id',
+        ...(this.options.omitEmbeddingTokenHeader ? {} : { 'x-amzn-bedrock-input-token-count': String(answer.tokens) }),
+      });
+      res.end(JSON.stringify(answer.body));
+      return;
     }
     if (!this.options.acceptAnyClaudeBody && (operation === 'invoke' || operation === 'invoke-with-response-stream' || operation === 'messages')) {
       const problem = claudeBodyProblem(body, modelId, operation);

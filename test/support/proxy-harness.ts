@@ -11,7 +11,7 @@ import type { ProxyRequest } from '../../lambda/streaming-proxy/http';
 import type { Meter, RequestRecord } from '../../lambda/streaming-proxy/metering';
 import { createProxy, type Proxy } from '../../lambda/streaming-proxy/pipeline';
 import { MockUpstream, type MockUpstreamOptions } from '../../lambda/streaming-proxy/upstream/mock';
-import type { Upstream, UpstreamCall } from '../../lambda/streaming-proxy/upstream/types';
+import type { EmbedCall, EmbedResult, Upstream, UpstreamCall } from '../../lambda/streaming-proxy/upstream/types';
 
 export const KEY = 'sk-test-key-0123456789abcdef';
 
@@ -19,6 +19,7 @@ export const KEY = 'sk-test-key-0123456789abcdef';
 export class RecordingUpstream implements Upstream {
   public readonly kind = 'mock' as const;
   public readonly calls: UpstreamCall[] = [];
+  public readonly embedCalls: EmbedCall[] = [];
   public pulled = 0;
   constructor(private readonly inner: MockUpstream) {}
   public async *stream(call: UpstreamCall): AsyncGenerator<CanonicalEvent> {
@@ -35,6 +36,10 @@ export class RecordingUpstream implements Upstream {
   public countTokens(call: UpstreamCall): Promise<number> {
     this.calls.push(call);
     return this.inner.countTokens(call);
+  }
+  public embed(call: EmbedCall): Promise<EmbedResult> {
+    this.embedCalls.push(call);
+    return this.inner.embed(call);
   }
 }
 

@@ -12,11 +12,12 @@ import type { Message } from '@smithy/eventstream-codec';
 import { UpstreamError, type CanonicalEvent, type MessageResponse } from '../../shared/canonical';
 import { foundationModelId } from '../catalogue';
 import { anthropicBody, claudeEvent, claudeResponse } from './anthropic-native';
+import { BedrockEmbedder } from './bedrock-embed';
 import { BedrockHttp } from './bedrock-http';
 import { CallControl, runStream, type UpstreamTimeouts } from './call-control';
 import { exceptionMember, toUpstreamError } from './errors';
 import { header, readEventStream } from './event-stream';
-import type { Upstream, UpstreamCall } from './types';
+import type { EmbedCall, EmbedResult, Upstream, UpstreamCall } from './types';
 
 const WHAT = 'Bedrock';
 const decoder = new TextDecoder();
@@ -26,9 +27,16 @@ export class BedrockInvokeUpstream implements Upstream {
   public readonly kind = 'bedrock-invoke' as const;
 
   private readonly http: BedrockHttp;
+  private embedder: BedrockEmbedder | undefined;
 
   constructor(private readonly client: BedrockRuntimeClient, private readonly timeouts: UpstreamTimeouts) {
     this.http = new BedrockHttp(client, WHAT);
+  }
+
+  /** Embedding models (catalogue kind `embedding`) are InvokeModel calls too; see bedrock-embed.ts. */
+  embed(call: EmbedCall): Promise<EmbedResult> {
+    this.embedder ??= new BedrockEmbedder(this.client, this.timeouts);
+    return this.embedder.embed(call);
   }
 
   async *stream(call: UpstreamCall): AsyncIterable<CanonicalEvent> {

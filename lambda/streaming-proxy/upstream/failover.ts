@@ -3,7 +3,7 @@
  * retryable error (throttling, overloaded, 5xx, timeout) before its first event, i.e. before the client has received
  * anything, so the client still sees one clean response. Once an event has been passed on, errors propagate.
  */
-import type { ResolvedModel, Upstream, UpstreamCall } from './types';
+import type { EmbedCall, EmbedResult, ResolvedModel, Upstream, UpstreamCall } from './types';
 import { UpstreamError, type CanonicalEvent, type MessageResponse } from '../../shared/canonical';
 
 export interface FailoverTarget {
@@ -18,7 +18,7 @@ export interface FailoverTarget {
 export class FailoverUpstream implements Upstream {
   public readonly kind: Upstream['kind'];
   /** Called when the failover target is used (metrics, logs). */
-  public onFailover?: (error: UpstreamError, call: UpstreamCall) => void;
+  public onFailover?: (error: UpstreamError, call: UpstreamCall | EmbedCall) => void;
 
   constructor(private readonly primary: Upstream, private readonly secondary: FailoverTarget) {
     this.kind = primary.kind;
@@ -59,11 +59,22 @@ export class FailoverUpstream implements Upstream {
     return this.secondary.upstream.countTokens(this.secondaryCall(call));
   }
 
-  private shouldFailOver(err: unknown, call: UpstreamCall): boolean {
+  async embed(call: EmbedCall): Promise<EmbedResult> {
+    if (!this.primary.embed) throw new UpstreamError('validation', `the ${this.primary.kind} upstream does not serve embeddings`, false);
+    try {
+      return await this.primary.embed(call);
+    } catch (err) {
+      if (!this.shouldFailOver(err, call) || !this.secondary.upstream.embed) throw err;
+      this.onFailover?.(err as UpstreamError, call);
+    }
+    return this.secondary.upstream.embed(this.secondaryCall(call));
+  }
+
+  private shouldFailOver(err: unknown, call: { readonly signal: AbortSignal }): boolean {
     return err instanceof UpstreamError && err.retryable && !call.signal.aborted;
   }
 
-  private secondaryCall(call: UpstreamCall): UpstreamCall {
+  private secondaryCall<C extends { readonly model: ResolvedModel }>(call: C): C {
     const model: ResolvedModel = {
       ...call.model,
       target: this.secondary.target ?? call.model.target,

@@ -21,6 +21,10 @@
  *                 not_found, timeout, internal); after=N lets N events through first (a mid-stream failure)
  * Text blocks that are entirely a `<system-reminder>` (Claude Code adds them) or an `<environment_context>` (Codex CLI's)
  * are not part of the prompt it quotes.
+ *
+ * Embedding models (catalogue kind `embedding`) get unit-length vectors derived from a SHA-256 of each text (the same
+ * text always gives the same vector, different texts differ), of the requested length or the model's default
+ * (embedding-models.ts), with a token estimate as usage. An `[[mock: error=KIND]]` directive in any input fails the call.
  */
 import { createHash, randomBytes } from 'crypto';
 import {
@@ -34,9 +38,10 @@ import {
   type UpstreamErrorKind,
 } from '../../shared/canonical';
 import { MessageAccumulator } from '../accumulate';
+import { embeddingSpec, estimateTextTokens } from '../embedding-models';
 import { estimateInputTokens } from '../estimate';
 import { exampleFor } from './schema-example';
-import type { Upstream, UpstreamCall } from './types';
+import type { EmbedCall, EmbedResult, Upstream, UpstreamCall } from './types';
 
 export interface MockUpstreamOptions {
   /** Pause before message_start, in ms. Default 0. */
@@ -97,6 +102,19 @@ export class MockUpstream implements Upstream {
 
   public async countTokens(call: UpstreamCall): Promise<number> {
     return estimateInputTokens(call.request);
+  }
+
+  public async embed(call: EmbedCall): Promise<EmbedResult> {
+    const spec = embeddingSpec({ target: call.model.target, upstream: 'mock' })!;
+    const dimensions = call.dimensions ?? spec.defaultDimensions;
+    await sleep(this.options.firstEventDelayMs ?? 0, call.signal);
+    for (const text of call.texts) {
+      const error = parseDirectives(text).error;
+      if (error) throw new UpstreamError(error, `mock upstream: simulated ${error} error`, undefined, ERROR_STATUS[error]);
+    }
+    let inputTokens = 0;
+    for (const text of call.texts) inputTokens += estimateTextTokens(text);
+    return { embeddings: call.texts.map((text) => mockVector(text, dimensions)), inputTokens, estimated: true };
   }
 
   private async *generate(call: UpstreamCall): AsyncGenerator<CanonicalEvent> {
@@ -243,6 +261,20 @@ export class MockUpstream implements Upstream {
     this.cachedPrefixes.add(key);
     return { input_tokens: rest, cache_creation_input_tokens: prefixTokens, cache_read_input_tokens: 0 };
   }
+}
+
+/**
+ * A deterministic unit-length vector for a text: SHA-256 in counter mode gives 8 uint32 values per block, each mapped to
+ * [-1, 1); the vector is then scaled to length 1.
+ */
+export function mockVector(text: string, dimensions: number): number[] {
+  const out = new Array<number>(dimensions);
+  for (let block = 0; block * 8 < dimensions; block++) {
+    const digest = createHash('sha256').update(`${block}:`).update(text).digest();
+    for (let j = 0; j < 8 && block * 8 + j < dimensions; j++) out[block * 8 + j] = digest.readUInt32LE(j * 4) / 2 ** 31 - 1;
+  }
+  const norm = Math.sqrt(out.reduce((sum, v) => sum + v * v, 0)) || 1;
+  return out.map((v) => v / norm);
 }
 
 /** Ids are unique (clients key tool results and messages by them); everything else is deterministic. */

@@ -13,6 +13,9 @@ export type UpstreamKind =
   /** The deterministic embedded mock model (dev server and tests). */
   | 'mock';
 
+/** What a catalogue model does: generate (chat: /v1/messages, /v1/chat/completions) or embed (/v1/embeddings). */
+export type ModelKind = 'chat' | 'embedding';
+
 /** Prices in USD per million tokens, used for the cost estimate in usage metering. */
 export interface ModelPricing {
   readonly inputPerMTok: number;
@@ -30,6 +33,8 @@ export interface ModelEntry {
   /** Other names that resolve to this entry (dated ids Claude Code sends, e.g. `claude-sonnet-4-5-20250929`). */
   readonly aliases?: string[];
   readonly upstream: UpstreamKind;
+  /** `embedding` for embedding models (served by POST /v1/embeddings only). Default `chat`. */
+  readonly kind?: ModelKind;
   /** Bedrock model id or inference-profile id (`global.` / `us.` / `eu.` / `apac.` prefixes), or the remote model name. */
   readonly target: string;
   /** Human-readable name for GET /v1/models. */
@@ -66,6 +71,26 @@ export interface UpstreamCall {
   readonly requestId: string;
 }
 
+/** One POST /v1/embeddings request, as an upstream sees it: the texts in order and the options that shape the vectors. */
+export interface EmbedCall {
+  readonly texts: readonly string[];
+  readonly model: ResolvedModel;
+  /** The vector length asked for; undefined: the model's default (embedding-models.ts). Already checked against the model. */
+  readonly dimensions?: number;
+  /** Cohere's `input_type` (search_document, search_query, classification, clustering); other models ignore it. */
+  readonly inputType: string;
+  readonly signal: AbortSignal;
+  readonly requestId: string;
+}
+
+export interface EmbedResult {
+  /** One vector per text, in the order of `EmbedCall.texts`. */
+  readonly embeddings: number[][];
+  readonly inputTokens: number;
+  /** True when `inputTokens` is an estimate (the upstream reported no count). */
+  readonly estimated: boolean;
+}
+
 /**
  * An upstream turns a canonical request into canonical events. Errors are thrown as UpstreamError (from the iterator
  * when they happen mid-stream). The first yielded event must be message_start.
@@ -77,4 +102,6 @@ export interface Upstream {
   complete(call: UpstreamCall): Promise<MessageResponse>;
   /** Exact input token count when the upstream supports it; undefined when it cannot count this model. */
   countTokens?(call: UpstreamCall): Promise<number | undefined>;
+  /** Embeddings, for upstreams that serve embedding models (Bedrock InvokeModel, the mock). */
+  embed?(call: EmbedCall): Promise<EmbedResult>;
 }
