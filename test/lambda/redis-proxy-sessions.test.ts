@@ -181,6 +181,26 @@ describe(`the proxy with Redis sessions and limits, ${describeTransport().replac
     }
   });
 
+  test('Responses API: a stored response in Redis is continued with previous_response_id by another proxy process', async () => {
+    const one = await startProxy({});
+    const two = await startProxy({});
+    try {
+      const first = await one.openai().responses.create({ model: MODEL, input: 'My name is Grace.' });
+      const second = await two.openai().responses.stream({ model: MODEL, previous_response_id: first.id, input: 'What is my name?' }).finalResponse();
+      expect(second.status).toBe('completed');
+      const conversation = stored(second.id)!;
+      expect(conversation.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+      expect(textOf(conversation[0].content)).toBe('My name is Grace.');
+      expect(textOf(conversation[3].content)).toBe(second.output_text);
+      // Not stored: nothing in Redis under its id.
+      const unstored = await one.openai().responses.create({ model: MODEL, input: 'Forget me.', store: false });
+      expect(stored(unstored.id)).toBeUndefined();
+    } finally {
+      await one.stop();
+      await two.stop();
+    }
+  });
+
   test('a turn sent the moment the previous streamed reply ends always finds that reply (30 turns, both protocols)', async () => {
     // Token limits make the proxy record usage in Redis on every turn, as deployed with a token budget.
     const proxy = await startProxy({ PROXY_RATE_LIMITS: JSON.stringify({ requestsPerMinute: 1000, tokensPerMinute: 10_000_000 }) });
