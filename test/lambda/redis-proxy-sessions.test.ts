@@ -185,8 +185,8 @@ describe(`the proxy with Redis sessions and limits, ${describeTransport().replac
     const one = await startProxy({});
     const two = await startProxy({});
     try {
-      const first = await one.openai().responses.create({ model: MODEL, input: 'My name is Grace.' });
-      const second = await two.openai().responses.stream({ model: MODEL, previous_response_id: first.id, input: 'What is my name?' }).finalResponse();
+      const opening = await one.openai().responses.create({ model: MODEL, input: 'My name is Grace.' });
+      const second = await two.openai().responses.stream({ model: MODEL, previous_response_id: opening.id, input: 'What is my name?' }).finalResponse();
       expect(second.status).toBe('completed');
       const conversation = stored(second.id)!;
       expect(conversation.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
