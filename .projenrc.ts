@@ -61,6 +61,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@types/aws-lambda@^8.10.164',
     '@aws-sdk/client-bedrock-runtime@^3.1163.0',
     '@aws-sdk/client-secrets-manager@^3.1162.0',
+    // The gateway table (virtual keys, shared limits, spend): the runtime's store and the keys CLI.
+    '@aws-sdk/client-dynamodb@^3.1178.0',
+    '@aws-sdk/util-dynamodb@^3.996.9',
+    '@aws-sdk/client-ssm@^3.1178.0',
     '@aws-sdk/client-elasticache@^3.1127.0',
     '@aws-sdk/credential-provider-node@^3.972.97',
     '@smithy/eventstream-codec@^4.5.2',
