@@ -43,6 +43,8 @@ const ENTRY_OVERRIDES: Record<string, EntryOverride> = {
     // The embedded mock model (PROXY_UPSTREAM=mock, or a catalogue entry with upstream `mock`) likewise.
     lazyModules: [
       { importPath: '../shared/redis', source: 'lambda/shared/redis/index.ts', outFile: 'redis.js' },
+      // The DynamoDB client, for the gateway table (PROXY_GATEWAY_TABLE) only.
+      { importPath: '../shared/gateway', source: 'lambda/shared/gateway/index.ts', outFile: 'gateway.js' },
       { importPath: './upstream/mock', source: 'lambda/streaming-proxy/upstream/mock.ts', outFile: 'mock.js' },
     ],
   },

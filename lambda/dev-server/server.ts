@@ -11,7 +11,7 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { awslambdaShim, invokeStreaming, localContext, type HttpResponseMetadata } from '../shared/awslambda-shim';
 import { createApp } from '../streaming-proxy/app';
-import { ApiKeyAuthenticator, ApiKeyStore } from '../streaming-proxy/auth/api-keys';
+import { ApiKeyStore } from '../streaming-proxy/auth/api-keys';
 import { loadConfig } from '../streaming-proxy/config';
 import { ProxyError, type Protocol } from '../streaming-proxy/errors';
 import { createStreamingHandler } from '../streaming-proxy/lambda-handler';
@@ -73,7 +73,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const keys = new ApiKeyStore({ load: async () => JSON.stringify({ dev: apiKey }), ttlMs: Number.POSITIVE_INFINITY });
   await keys.verify(apiKey);
   const proxy = createApp(config, {
-    authenticator: new ApiKeyAuthenticator(keys),
+    // The dev key, and the gateway table's keys when PROXY_GATEWAY_TABLE is set (e.g. moto in tests).
+    apiKeyStore: keys,
     meter: createLineMeter(log),
     mock: options.mock,
   });

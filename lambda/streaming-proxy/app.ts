@@ -4,6 +4,7 @@
  * here, so they run the same code; the dev server overrides the parts that differ locally (in-memory API keys, the
  * one-line request log, mock pacing).
  */
+import { ApiKeyAuthenticator, GatewayKeyCache, type ApiKeyStore } from './auth/api-keys';
 import { createAuthenticator, withOriginVerify, type AuthDeps, type Authenticator } from './auth/index';
 import { createBackends } from './backends';
 import { Catalogue, parseModelsEnv } from './catalogue';
@@ -16,6 +17,9 @@ import type { ResolvedModel, Upstream } from './upstream/types';
 
 export interface AppOverrides {
   readonly authenticator?: Authenticator;
+  /** API keys held here (the dev server's key) instead of the Secrets Manager secret; the gateway table's keys, when
+   * configured, are accepted too. Ignored when `authenticator` is given. */
+  readonly apiKeyStore?: ApiKeyStore;
   readonly auth?: AuthDeps;
   readonly meter?: Meter;
   readonly mock?: MockUpstreamOptions;
@@ -50,14 +54,18 @@ export function createApp(config: ProxyConfig, overrides: AppOverrides = {}): Pr
   });
   const meter = overrides.meter
     ?? createPowertoolsMeter({ serviceName: config.serviceName, namespace: config.metricsNamespace, logLevel: config.logLevel });
+  const { limiter, sessions, spend, keys } = createBackends(config, (message, details) => meter.warn(message, details));
   const authDeps: AuthDeps = {
     region: config.region,
+    gatewayKeys: keys && config.gateway ? { lookup: keys, cacheTtlMs: config.gateway.cacheTtlSeconds * 1000 } : undefined,
     onStaleKeys: (problem) => meter.warn('API keys could not be reloaded; using the previous keys', { problem }),
     onStaleOriginSecret: (problem) => meter.warn('The origin secret could not be reloaded; using the previous values', { problem }),
     ...(overrides.auth ?? {}),
   };
   // The origin check (CloudFront's secret header) runs before any other authentication.
-  const authenticator = withOriginVerify(overrides.authenticator ?? createAuthenticator(config.auth, authDeps), config.originVerify, authDeps);
-  const { limiter, sessions } = createBackends(config, (message, details) => meter.warn(message, details));
-  return createProxy({ config, catalogue, upstreams: upstreamFor, authenticator, limiter, sessions, meter });
+  const gatewayKeys = authDeps.gatewayKeys ? new GatewayKeyCache(authDeps.gatewayKeys.lookup, authDeps.gatewayKeys.cacheTtlMs) : undefined;
+  const own = overrides.authenticator
+    ?? (overrides.apiKeyStore ? new ApiKeyAuthenticator(overrides.apiKeyStore, gatewayKeys) : createAuthenticator(config.auth, authDeps));
+  const authenticator = withOriginVerify(own, config.originVerify, authDeps);
+  return createProxy({ config, catalogue, upstreams: upstreamFor, authenticator, limiter, sessions, spend, meter });
 }

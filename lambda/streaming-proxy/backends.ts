@@ -1,9 +1,12 @@
 /**
- * The rate limiter and session store for the configured backends (PROXY_LIMIT_STORE, PROXY_SESSIONS). In memory they
- * live as long as the execution environment (or the dev server); the Redis backends (lambda/shared/redis/) share them
- * across instances.
+ * The rate limiter, session store, spend store and virtual-key lookup for the configured backends (PROXY_LIMIT_STORE,
+ * PROXY_SESSIONS, PROXY_GATEWAY_TABLE). In memory they live as long as the execution environment (or the dev server);
+ * the Redis backends (lambda/shared/redis/) and the gateway table (lambda/shared/gateway/) share them across instances.
  */
 import { ConfigError, type ProxyConfig } from './config';
+import type { DynamoGateway } from '../shared/gateway';
+import { MemorySpendStore } from '../shared/gateway/memory';
+import type { KeyLookup, SpendStore } from '../shared/gateway/types';
 import type { RateLimiter } from '../shared/limits';
 import { MemoryRateLimiter } from '../shared/memory-limiter';
 import { MemorySessionStore } from '../shared/memory-sessions';
@@ -11,15 +14,32 @@ import type { RedisBackends } from '../shared/redis';
 import type { SessionStore } from '../shared/sessions';
 
 export interface Backends {
-  /** Undefined when no rate limits are configured. */
-  readonly limiter?: RateLimiter;
+  /** Counts proxy-wide limits (PROXY_RATE_LIMITS) and keys' own limits. */
+  readonly limiter: RateLimiter;
   /** Undefined when sessions are off. */
   readonly sessions?: SessionStore;
+  /** Spend per key for budgets: the gateway table, or this process's memory. */
+  readonly spend: SpendStore;
+  /** Virtual keys, when the gateway table is configured. */
+  readonly keys?: KeyLookup;
 }
 
 export function createBackends(config: ProxyConfig, warn?: (message: string, details: Record<string, unknown>) => void): Backends {
   const redis = config.limitStore === 'redis' || config.sessions === 'redis' ? redisBackends(config, warn) : undefined;
-  return { limiter: limiter(config, redis), sessions: sessions(config, redis) };
+  const gateway = config.gateway ? gatewayStore(config) : undefined;
+  return {
+    limiter: limiter(config, redis, gateway),
+    sessions: sessions(config, redis),
+    spend: gateway ?? new MemorySpendStore(),
+    keys: gateway,
+  };
+}
+
+/** The gateway table's store; lambda/shared/gateway (and the DynamoDB client) is loaded only when configured. */
+function gatewayStore(config: ProxyConfig): DynamoGateway {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { DynamoGateway: Store } = require('../shared/gateway') as typeof import('../shared/gateway');
+  return new Store({ tableName: config.gateway!.tableName, region: config.region });
 }
 
 /**
@@ -38,13 +58,14 @@ function redisBackends(config: ProxyConfig, warn?: (message: string, details: Re
   });
 }
 
-function limiter(config: ProxyConfig, redis?: RedisBackends): RateLimiter | undefined {
-  if (!config.rateLimits) return undefined;
+function limiter(config: ProxyConfig, redis?: RedisBackends, gateway?: DynamoGateway): RateLimiter {
   switch (config.limitStore) {
-    case 'memory':
-      return new MemoryRateLimiter();
     case 'redis':
       return redis!.limiter;
+    case 'dynamodb':
+      return gateway!;
+    default:
+      return new MemoryRateLimiter();
   }
 }
 

@@ -16,7 +16,8 @@ export type UpstreamMode = 'bedrock' | 'mock';
 export type ClaudeFallback = 'global' | 'us' | 'eu' | 'apac' | 'none' | 'direct';
 
 export type AuthConfig =
-  | { readonly mode: 'api-keys'; readonly secretArn: string; readonly cacheTtlSeconds: number }
+  /** Keys from the Secrets Manager secret (`secretArn`), the gateway table (PROXY_GATEWAY_TABLE), or both. */
+  | { readonly mode: 'api-keys'; readonly secretArn?: string; readonly cacheTtlSeconds: number }
   | {
     readonly mode: 'jwt';
     readonly issuer: string;
@@ -60,7 +61,7 @@ export interface ProxyConfig {
   readonly maxBodyBytes: number;
   /** Per-identity limits; undefined when PROXY_RATE_LIMITS is unset or sets no limit. */
   readonly rateLimits?: RateLimits;
-  readonly limitStore: 'memory' | 'redis';
+  readonly limitStore: 'memory' | 'redis' | 'dynamodb';
   readonly limitFailureMode: 'open' | 'closed';
   readonly sessions: 'off' | 'memory' | 'redis';
   readonly sessionTtlSeconds: number;
@@ -68,6 +69,13 @@ export interface ProxyConfig {
   readonly pingIntervalMs: number;
   readonly extraBetas: readonly string[];
   readonly corsAllowOrigins: readonly string[];
+  /**
+   * The gateway table (PROXY_GATEWAY_TABLE): virtual keys with their policies, shared limits, spend and budgets.
+   * `cacheTtlSeconds` bounds how long a key lookup (and so a revoked key) is cached.
+   */
+  readonly gateway?: { readonly tableName: string; readonly cacheTtlSeconds: number };
+  /** What budgets do when spend cannot be read: refuse with 503 (closed, the default) or admit. */
+  readonly budgetFailureMode: 'open' | 'closed';
   /** Set when the limit store or the session store is Redis. */
   readonly redis?: RedisConfig;
   readonly serviceName: string;
@@ -83,11 +91,13 @@ type Env = Record<string, string | undefined>;
 
 /** Reads and validates the configuration. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env): ProxyConfig {
-  const limitStore = oneOf(env, 'PROXY_LIMIT_STORE', ['memory', 'redis'] as const, 'memory');
+  const gateway = gatewayConfig(env);
+  const limitStore = oneOf(env, 'PROXY_LIMIT_STORE', ['memory', 'redis', 'dynamodb'] as const, gateway ? 'dynamodb' : 'memory');
+  if (limitStore === 'dynamodb' && !gateway) throw new ConfigError('PROXY_LIMIT_STORE', 'dynamodb needs the gateway table: set PROXY_GATEWAY_TABLE');
   const sessions = oneOf(env, 'PROXY_SESSIONS', ['off', 'memory', 'redis'] as const, 'off');
   const config: ProxyConfig = {
     upstream: oneOf(env, 'PROXY_UPSTREAM', ['bedrock', 'mock'] as const, 'bedrock'),
-    auth: authConfig(env),
+    auth: authConfig(env, gateway !== undefined),
     originVerify: originVerifyConfig(env),
     modelsJson: modelsJson(env),
     claudeFallback: oneOf(env, 'PROXY_CLAUDE_FALLBACK', ['global', 'us', 'eu', 'apac', 'none', 'direct'] as const, 'global'),
@@ -96,6 +106,8 @@ export function loadConfig(env: Env): ProxyConfig {
     rateLimits: rateLimits(env),
     limitStore,
     limitFailureMode: oneOf(env, 'PROXY_LIMIT_FAILURE_MODE', ['open', 'closed'] as const, 'open'),
+    gateway,
+    budgetFailureMode: oneOf(env, 'PROXY_BUDGET_FAILURE_MODE', ['open', 'closed'] as const, 'closed'),
     sessions,
     sessionTtlSeconds: integer(env, 'PROXY_SESSION_TTL_SECONDS', 86_400, 1),
     sessionMaxBytes: integer(env, 'PROXY_SESSION_MAX_BYTES', 1_048_576, 1024),
@@ -210,15 +222,26 @@ function originVerifyConfig(env: Env): OriginVerifyConfig | undefined {
   return { secretArn, header, cacheTtlSeconds: integer(env, 'PROXY_ORIGIN_VERIFY_CACHE_TTL_SECONDS', 60, 1) };
 }
 
-function authConfig(env: Env): AuthConfig {
+/** PROXY_GATEWAY_TABLE: a DynamoDB table name (3-255 of A-Za-z0-9_.-). */
+function gatewayConfig(env: Env): ProxyConfig['gateway'] {
+  const tableName = text(env, 'PROXY_GATEWAY_TABLE');
+  if (tableName === undefined) return undefined;
+  if (!/^[A-Za-z0-9_.-]{3,255}$/.test(tableName)) throw new ConfigError('PROXY_GATEWAY_TABLE', `must be a DynamoDB table name; got ${shown(tableName)}`);
+  return { tableName, cacheTtlSeconds: integer(env, 'PROXY_GATEWAY_CACHE_TTL_SECONDS', 30, 0) };
+}
+
+function authConfig(env: Env, gateway: boolean): AuthConfig {
   const mode = oneOf(env, 'PROXY_AUTH_MODE', ['api-keys', 'jwt', 'iam', 'none'] as const, undefined);
   switch (mode) {
     case 'api-keys': {
-      const secretArn = required(env, 'PROXY_API_KEYS_SECRET_ARN', 'when PROXY_AUTH_MODE is api-keys');
+      const cacheTtlSeconds = integer(env, 'PROXY_API_KEYS_CACHE_TTL_SECONDS', 300, 0);
+      // With the gateway table, keys live there; the secret is optional (both work together).
+      if (gateway && text(env, 'PROXY_API_KEYS_SECRET_ARN') === undefined) return { mode, cacheTtlSeconds };
+      const secretArn = required(env, 'PROXY_API_KEYS_SECRET_ARN', 'when PROXY_AUTH_MODE is api-keys (or set PROXY_GATEWAY_TABLE)');
       if (!/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/.test(secretArn)) {
         throw new ConfigError('PROXY_API_KEYS_SECRET_ARN', `must be a Secrets Manager secret ARN; got ${shown(secretArn)}`);
       }
-      return { mode, secretArn, cacheTtlSeconds: integer(env, 'PROXY_API_KEYS_CACHE_TTL_SECONDS', 300, 0) };
+      return { mode, secretArn, cacheTtlSeconds };
     }
     case 'jwt': {
       const issuer = required(env, 'PROXY_JWT_ISSUER', 'when PROXY_AUTH_MODE is jwt');

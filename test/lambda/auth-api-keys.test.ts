@@ -53,10 +53,10 @@ describe('parseKeySecret', () => {
 describe('matchKey', () => {
   test('finds the matching key by name and nothing for others', () => {
     const keys = parseKeySecret(JSON.stringify({ alice: ALICE, bob: BOB }));
-    expect(matchKey(keys, ALICE)).toBe('alice');
-    expect(matchKey(keys, BOB)).toBe('bob');
-    expect(matchKey(keys, `${ALICE}x`)).toBeUndefined();
-    expect(matchKey(keys, '')).toBeUndefined();
+    expect(matchKey(keys, ALICE)?.name).toBe('alice');
+    expect(matchKey(keys, BOB)?.name).toBe('bob');
+    expect(matchKey(keys, `${ALICE}x`)?.name).toBeUndefined();
+    expect(matchKey(keys, '')?.name).toBeUndefined();
   });
 });
 
@@ -66,19 +66,19 @@ describe('ApiKeyStore', () => {
     let secret = JSON.stringify({ alice: ALICE });
     let loads = 0;
     const store = new ApiKeyStore({ load: async () => { loads++; return secret; }, ttlMs: 300_000, missRefreshMs: 30_000, now: () => now });
-    expect(await store.verify(ALICE)).toBe('alice');
-    expect(await store.verify(ALICE)).toBe('alice');
+    expect((await store.verify(ALICE))?.name).toBe('alice');
+    expect((await store.verify(ALICE))?.name).toBe('alice');
     expect(loads).toBe(1);
     secret = JSON.stringify({ alice: ALICE, bob: BOB });
     now = 10_000;
-    expect(await store.verify(BOB)).toBeUndefined(); // within the miss-refresh interval: no reload
+    expect((await store.verify(BOB))?.name).toBeUndefined(); // within the miss-refresh interval: no reload
     expect(loads).toBe(1);
     now = 31_000;
-    expect(await store.verify(BOB)).toBe('bob'); // a miss after the interval reloads once
+    expect((await store.verify(BOB))?.name).toBe('bob'); // a miss after the interval reloads once
     expect(loads).toBe(2);
     secret = JSON.stringify({ bob: BOB });
     now = 400_000;
-    expect(await store.verify(ALICE)).toBeUndefined(); // TTL expired: the removed key stops working
+    expect((await store.verify(ALICE))?.name).toBeUndefined(); // TTL expired: the removed key stops working
   });
 
   test('keeps stale keys when a reload fails, and is unavailable (503) when it never loaded', async () => {
@@ -91,10 +91,10 @@ describe('ApiKeyStore', () => {
       now: () => now,
       onStale: (p) => problems.push(p),
     });
-    expect(await store.verify(ALICE)).toBe('alice');
+    expect((await store.verify(ALICE))?.name).toBe('alice');
     fail = true;
     now = 5000;
-    expect(await store.verify(ALICE)).toBe('alice');
+    expect((await store.verify(ALICE))?.name).toBe('alice');
     expect(problems).toHaveLength(1);
 
     const empty = new ApiKeyStore({ load: async () => { throw new Error('network down'); }, ttlMs: 1000 });
@@ -111,7 +111,7 @@ describe('ApiKeyStore', () => {
       return JSON.stringify({ alice: ALICE });
     };
     const store = new ApiKeyStore({ load, ttlMs: 1000 });
-    const names = await Promise.all([store.verify(ALICE), store.verify(ALICE), store.verify(ALICE)]);
+    const names = (await Promise.all([store.verify(ALICE), store.verify(ALICE), store.verify(ALICE)])).map((k) => k?.name);
     expect(names).toEqual(['alice', 'alice', 'alice']);
     expect(loads).toBe(1);
   });

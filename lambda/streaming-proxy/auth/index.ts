@@ -1,10 +1,11 @@
 /**
  * Builds the Authenticator for the configured mode. api-keys and jwt load their SDKs lazily, on first use.
  */
+import type { KeyLookup } from '../../shared/gateway/types';
 import type { AuthConfig, OriginVerifyConfig } from '../config';
 import { ProxyError } from '../errors';
 import type { ProxyRequest } from '../http';
-import { ApiKeyAuthenticator, ApiKeyStore } from './api-keys';
+import { ApiKeyAuthenticator, ApiKeyStore, GatewayKeyCache } from './api-keys';
 import { JwtAuthenticator } from './jwt';
 import { OriginSecretStore, OriginVerifyingAuthenticator } from './origin-verify';
 import { currentAndPreviousLoader, secretsManagerLoader } from './secrets-manager';
@@ -23,6 +24,8 @@ export interface AuthDeps {
   readonly loadOriginSecrets?: () => Promise<readonly string[]>;
   /** Told when an origin-secret reload fails and the previous values stay in use. */
   readonly onStaleOriginSecret?: (problem: string) => void;
+  /** Virtual keys in the gateway table, and how long a lookup is cached (ms). */
+  readonly gatewayKeys?: { readonly lookup: KeyLookup; readonly cacheTtlMs: number };
 }
 
 /**
@@ -39,8 +42,11 @@ export function withOriginVerify(inner: Authenticator, config: OriginVerifyConfi
 export function createAuthenticator(config: AuthConfig, deps: AuthDeps = {}): Authenticator {
   switch (config.mode) {
     case 'api-keys': {
-      const load = deps.loadKeys ?? secretsManagerLoader(config.secretArn, { region: deps.region });
-      return new ApiKeyAuthenticator(new ApiKeyStore({ load, ttlMs: config.cacheTtlSeconds * 1000, onStale: deps.onStaleKeys }));
+      const secretArn = config.secretArn;
+      const load = deps.loadKeys ?? (secretArn ? secretsManagerLoader(secretArn, { region: deps.region }) : undefined);
+      const store = load ? new ApiKeyStore({ load, ttlMs: config.cacheTtlSeconds * 1000, onStale: deps.onStaleKeys }) : undefined;
+      const gateway = deps.gatewayKeys ? new GatewayKeyCache(deps.gatewayKeys.lookup, deps.gatewayKeys.cacheTtlMs) : undefined;
+      return new ApiKeyAuthenticator(store, gateway);
     }
     case 'jwt':
       return new JwtAuthenticator(config);

@@ -1,9 +1,12 @@
+import type { KeyPolicy } from '../../shared/gateway/schema';
 import type { ProxyRequest } from '../http';
 
 /** Who is calling: the name rate limits, sessions and metering use. Never a secret. */
 export interface Identity {
   readonly id: string;
   readonly method: 'api-key' | 'jwt' | 'iam' | 'none';
+  /** A key's own policy (allowed models, limits, budgets, team), from the gateway table or the key secret's entry. */
+  readonly policy?: KeyPolicy;
 }
 
 /** Authenticates a request; throws a ProxyError (401/403/503) when it cannot. */
