@@ -1,5 +1,7 @@
 import { MemorySink } from './memory-sink';
 import type { CanonicalEvent, MessageResponse } from '../../lambda/shared/canonical';
+import { MemorySpendStore } from '../../lambda/shared/gateway/memory';
+import type { SpendStore } from '../../lambda/shared/gateway/types';
 import type { LimitDecision, RateLimiter, RateLimits } from '../../lambda/shared/limits';
 import { MemoryRateLimiter } from '../../lambda/shared/memory-limiter';
 import { MemorySessionStore } from '../../lambda/shared/memory-sessions';
@@ -60,6 +62,7 @@ export interface Harness {
   meter: RecordingMeter;
   config: ProxyConfig;
   sessions: MemorySessionStore;
+  spend: SpendStore;
 }
 
 export interface HarnessOptions {
@@ -67,6 +70,10 @@ export interface HarnessOptions {
   readonly limiter?: RateLimiter;
   /** Wraps the harness's memory session store (e.g. to slow it down); `Harness.sessions` stays the memory store. */
   readonly wrapSessions?: (store: MemorySessionStore) => SessionStore;
+  /** The key secret's JSON entries (default `{ alice: KEY }`); entries may be objects with policy fields. */
+  readonly keys?: Record<string, unknown>;
+  /** The spend store (default: a MemorySpendStore, `Harness.spend`). */
+  readonly spend?: SpendStore;
 }
 
 export function harness(env: Record<string, string> = {}, options: HarnessOptions = {}): Harness {
@@ -80,14 +87,24 @@ export function harness(env: Record<string, string> = {}, options: HarnessOption
   const upstream = new RecordingUpstream(new MockUpstream(options.mock));
   const meter = new RecordingMeter();
   const sessions = new MemorySessionStore({ ttlSeconds: 60, maxBytes: 1_000_000 });
-  const authenticator = createAuthenticator(config.auth, { loadKeys: async () => JSON.stringify({ alice: KEY }) });
+  const authenticator = createAuthenticator(config.auth, { loadKeys: async () => JSON.stringify(options.keys ?? { alice: KEY }) });
+  const spend = options.spend ?? new MemorySpendStore();
   const catalogue = new Catalogue({
     models: { replace: false, models: [{ id: 'mock-no-count', upstream: 'mock', target: 'mock.no-count', pricing: { inputPerMTok: 1, outputPerMTok: 2 } }] },
     claudeFallback: config.claudeFallback,
   });
-  const limiter = options.limiter ?? (config.rateLimits ? new MemoryRateLimiter() : undefined);
-  const proxy = createProxy({ config, catalogue, upstreams: () => upstream, authenticator, limiter, sessions: config.sessions === 'off' ? undefined : (options.wrapSessions?.(sessions) ?? sessions), meter });
-  return { proxy, upstream, meter, config, sessions };
+  const limiter = options.limiter ?? new MemoryRateLimiter();
+  const proxy = createProxy({
+    config,
+    catalogue,
+    upstreams: () => upstream,
+    authenticator,
+    limiter,
+    spend,
+    meter,
+    sessions: config.sessions === 'off' ? undefined : (options.wrapSessions?.(sessions) ?? sessions),
+  });
+  return { proxy, upstream, meter, config, sessions, spend };
 }
 
 export function request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): ProxyRequest {
