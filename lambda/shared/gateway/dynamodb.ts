@@ -7,9 +7,10 @@
  *   `rpm#<minute>` (refused when the count has reached the limit, so concurrent instances never admit more than the
  *   limit); token limits are checked against `tpm#<minute>` / `tpd#<day>` before the call and added after it (a
  *   request already admitted finishes, so tokens can exceed the limit by the requests in flight).
- * - Spend: one TransactWriteItems of ADDs per charge (key and team, day and month, overall and per model) with the
- *   request id as ClientRequestToken: DynamoDB applies a retried transaction with the same token once (for 10 minutes),
- *   so an SDK retry after a lost response never charges twice.
+ * - Spend: one TransactWriteItems of ADDs per charge (key and team, day and month, overall and per model) that also
+ *   puts a marker item for the request id, conditional on its absence: a retried charge (an SDK retry after a lost
+ *   response, or the proxy's own) is cancelled by the marker and applied once. The request id is also the
+ *   ClientRequestToken, which DynamoDB honours for 10 minutes.
  *
  * Every item a counter lives in carries a TTL (`ttl`), so the table does not grow with old windows.
  */
@@ -38,6 +39,10 @@ import {
   utcMonth,
   type KeyRecord,
 } from './schema';
+
+/** The marker of a charged request (pk `charge#<request id>`, sk `charge`, TTL a day). */
+const chargePk = (requestId: string): string => `charge#${requestId}`;
+const CHARGE_SK = 'charge';
 import type { Charge, KeyLookup, SpendStore, Spent } from './types';
 
 const MINUTE_MS = 60_000;
@@ -167,7 +172,22 @@ export class DynamoGateway implements RateLimiter, SpendStore, KeyLookup {
         update(pk, monthSk(month, c.model), monthTtl),
       );
     }
-    await this.client.send(new TransactWriteItemsCommand({ TransactItems: items, ClientRequestToken: requestToken(c.requestId) }));
+    // The charge marker makes the charge once-only beyond the ClientRequestToken's 10 minutes (and where the token is
+    // not honoured): the transaction is cancelled when the marker exists, and that cancellation means "charged already".
+    items.unshift({
+      Put: {
+        TableName: this.table,
+        Item: { ...key(chargePk(c.requestId), CHARGE_SK), ttl: num(expiry(c.nowMs, DAY_MS)) },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    });
+    try {
+      await this.client.send(new TransactWriteItemsCommand({ TransactItems: items, ClientRequestToken: requestToken(c.requestId) }));
+    } catch (err) {
+      const reasons = (err as { name?: string; CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons;
+      if ((err as Error).name === 'TransactionCanceledException' && reasons?.[0]?.Code === 'ConditionalCheckFailed') return;
+      throw err;
+    }
   }
 
   private async counters(identity: string, sks: string[]): Promise<Map<string, number>> {

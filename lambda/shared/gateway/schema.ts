@@ -13,6 +13,7 @@
  *   spend of a key           spend#key#<key name>        day#<YYYY-MM-DD> | month#<YYYY-MM>   SpendFields, ttl (days)
  *   spend of a key by model  spend#key#<key name>        day#<YYYY-MM-DD>#model#<model> | month#<YYYY-MM>#model#<model>
  *   spend of a team          spend#team#<team>           day#… | month#…  (and #model#… as for keys)
+ *   a charged request        charge#<request id>         charge                          ttl (a day): the charge's idempotency marker
  *
  * Keys are never stored: a key item is found by the SHA-256 of the presented key (hex), the key itself is printed once
  * by `keys create` / `keys rotate`. Names are unique (the name item is written in the same transaction, conditional on
