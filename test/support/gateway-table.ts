@@ -28,7 +28,8 @@ export function digestOf(key: string): string {
 export async function putKey(client: DynamoDBClient, tableName: string, name: string, key: string, policy: KeyPolicy = {}): Promise<void> {
   const digest = digestOf(key);
   const record: KeyRecord = { name, digest, hint: key.slice(0, 11), createdAt: new Date().toISOString(), ...policy };
-  await client.send(new PutItemCommand({ TableName: tableName, Item: marshall({ pk: keyPk(digest), sk: KEY_SK, ...record }, { removeUndefinedValues: true }) }));
+  const item = marshall({ pk: keyPk(digest), sk: KEY_SK, ...record }, { removeUndefinedValues: true });
+  await client.send(new PutItemCommand({ TableName: tableName, Item: item }));
   await client.send(new PutItemCommand({ TableName: tableName, Item: marshall({ pk: namePk(name), sk: NAME_SK, digest }) }));
 }
 
