@@ -31,6 +31,10 @@ export interface RequestRecord {
   readonly status: number;
   readonly outcome: Outcome;
   readonly identity?: string;
+  /** The `key` metric dimension: the key's name for API-key callers (a bounded set), `other` for anyone else. */
+  readonly key?: string;
+  /** The key's team, when its policy names one. */
+  readonly team?: string;
   /** The model name the client sent. */
   readonly model?: string;
   /** The Bedrock model / inference profile (or other upstream target). */
@@ -127,6 +131,12 @@ export function createPowertoolsMeter(options: { serviceName: string; namespace:
       metrics.addMetric('RateLimited', MetricUnit.Count, r.outcome === 'rate_limited' ? 1 : 0);
       metrics.addMetric('RateLimiterUnavailable', MetricUnit.Count, r.rateLimiterUnavailable ? 1 : 0);
       // Searchable in CloudWatch Logs Insights without becoming dimensions (the contract's only dimension is service).
+      if (r.key !== undefined && r.model && (r.estimatedCost !== undefined || r.inputTokens + r.outputTokens > 0)) {
+        // Spend per key and model: its own EMF document with the dimensions service, key and model.
+        const perKey = metrics.singleMetric();
+        perKey.addDimensions({ key: r.key, model: r.model });
+        perKey.addMetric('KeyEstimatedCost', MetricUnit.NoUnit, r.estimatedCost ?? 0);
+      }
       if (r.model) metrics.addMetadata('model', r.model);
       if (r.identity) metrics.addMetadata('identity', r.identity);
       metrics.addMetadata('requestId', r.requestId);

@@ -589,6 +589,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
       status: x.status,
       outcome: x.outcome,
       identity: x.identity?.id,
+      key: x.identity ? (x.identity.method === 'api-key' ? x.identity.id : 'other') : undefined,
+      team: x.identity?.policy?.team,
       model: x.model?.requested,
       target: x.model?.target,
       stream: x.stream,

@@ -92,6 +92,33 @@ describe('createPowertoolsMeter', () => {
   });
 });
 
+describe('createPowertoolsMeter spend per key', () => {
+  function emfDocs(r: RequestRecord): Array<Record<string, any>> {
+    const lines: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      createPowertoolsMeter({ serviceName: 'llm-proxy-test', namespace: 'TestNs', logLevel: 'INFO' }).record(r);
+    } finally {
+      spy.mockRestore();
+    }
+    return lines.join('').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)).filter((d) => d._aws);
+  }
+
+  test('a request of a named key also writes KeyEstimatedCost with the key and model dimensions', () => {
+    const docs = emfDocs({ ...record, key: 'alice', team: 'search' });
+    const perKey = docs.find((d) => d._aws.CloudWatchMetrics[0].Metrics.some((m: { Name: string }) => m.Name === 'KeyEstimatedCost'))!;
+    expect(perKey._aws.CloudWatchMetrics[0].Dimensions).toEqual([['service', 'key', 'model']]);
+    expect(perKey).toMatchObject({ service: 'llm-proxy-test', key: 'alice', model: 'claude-sonnet-4-6', KeyEstimatedCost: 0.0123 });
+  });
+
+  test('without a key (a request refused before authentication) there is no per-key document', () => {
+    expect(emfDocs({ ...record, key: undefined })).toHaveLength(1);
+  });
+});
+
 describe('createLineMeter', () => {
   test('writes one readable line per request', () => {
     const lines: string[] = [];
