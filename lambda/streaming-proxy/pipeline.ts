@@ -11,21 +11,20 @@
 import { randomUUID } from 'crypto';
 import { MessageAccumulator } from './accumulate';
 import type { CanonicalMessage, CanonicalRequest, MessageResponse } from '../shared/canonical';
-import { modelAllowed } from '../shared/gateway/schema';
 import type { SpendStore } from '../shared/gateway/types';
-import type { RateLimiter, RateLimits } from '../shared/limits';
-import { SESSION_ID_PATTERN, type SessionStore } from '../shared/sessions';
+import type { RateLimiter } from '../shared/limits';
+import type { SessionStore } from '../shared/sessions';
 import { messagesToCanonical, countTokensToCanonical } from './anthropic/request';
 import { AnthropicSseEncoder } from './anthropic/sse';
 import { validateCountTokensBody, validateMessagesBody } from './anthropic/validate';
-import type { Authenticator, Identity } from './auth/types';
+import type { Authenticator } from './auth/types';
 import { isClaude } from './catalogue';
 import type { ProxyConfig } from './config';
 import { embeddingSpec } from './embedding-models';
-import { ProxyError, toProxyError, type Protocol } from './errors';
+import { ProxyError, toProxyError } from './errors';
 import { estimateInputTokens } from './estimate';
 import type { ProxyRequest, ResponseSink } from './http';
-import { estimateCost, UsageTracker, type Meter, type Outcome, type RequestRecord } from './metering';
+import { estimateCost, type Meter, type RequestRecord } from './metering';
 import { anthropicModel, listModels, openAiModel } from './models-endpoint';
 import { toChatCompletion } from './openai/aggregate';
 import { OpenAiChunkEncoder } from './openai/chunks';
@@ -37,7 +36,10 @@ import { toResponse } from './responses/output';
 import { responsesToCanonical } from './responses/request';
 import { ResponsesStreamEncoder } from './responses/stream';
 import { validateResponsesBody } from './responses/validate';
-import { detectProtocol, matchRoute, type RouteName } from './router';
+import { detectProtocol, matchRoute } from './router';
+import { bodyUnlessHead, classify, corsHeaders, Exchange, invalidField, JSON_TYPE, send, sendError, withAbort, type Conversation } from './stages/exchange';
+import { createPolicyStage } from './stages/policy';
+import { createSessionStage } from './stages/sessions';
 import type { StreamEncoder } from './stream-encoder';
 import type { ModelEntry, ModelKind, ResolvedModel, Upstream, UpstreamCall } from './upstream/types';
 import { parseJsonBody } from './validation';
@@ -76,42 +78,13 @@ export interface Proxy {
 
 /** Default max_tokens for OpenAI requests that set none, when the catalogue entry has no maxOutputTokens. */
 const DEFAULT_MAX_TOKENS = 4096;
-const JSON_TYPE = 'application/json';
 const ROUTES_HELP = 'The proxy serves POST /v1/messages, POST /v1/messages/count_tokens, POST /v1/chat/completions, POST /v1/responses, POST /v1/embeddings, GET /v1/models and GET /health.';
-
-/** The stored conversation a request continues: `history` before it, `newTurn` its own messages, and the key the
- * finished conversation is saved under (undefined: not saved). */
-interface Conversation {
-  readonly id?: string;
-  readonly history: CanonicalMessage[];
-  readonly newTurn: CanonicalMessage[];
-}
-
-/** Per-request state the metering record is built from. */
-class Exchange {
-  public route?: RouteName;
-  public protocol: Protocol = 'anthropic';
-  public status = 0;
-  public outcome: Outcome = 'ok';
-  public identity?: Identity;
-  public model?: ResolvedModel;
-  public stream?: boolean;
-  public error?: string;
-  public limiterDegraded = false;
-  public sessionId?: string;
-  public dropped?: { betas: string[]; fields: string[] };
-  public readonly usage: UsageTracker;
-  public readonly headers: Record<string, string>;
-
-  constructor(public readonly request: ProxyRequest, public readonly started: number, now: () => number, cors: Record<string, string>) {
-    this.usage = new UsageTracker(now);
-    this.headers = { 'request-id': request.requestId, 'x-request-id': request.requestId, ...cors };
-  }
-}
 
 export function createProxy(deps: ProxyDeps): Proxy {
   const now = deps.now ?? Date.now;
   const { config } = deps;
+  const policy = createPolicyStage({ config, limiter: deps.limiter, spend: deps.spend, meter: deps.meter, now });
+  const sessions = createSessionStage({ sessions: deps.sessions, meter: deps.meter });
 
   async function handle(request: ProxyRequest, sink: ResponseSink, options: HandleOptions = {}): Promise<void> {
     const x = new Exchange(request, now(), now, corsHeaders(config.corsAllowOrigins, request.headers.origin));
@@ -217,7 +190,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const { request } = countTokensToCanonical(validated.value, {
       betaHeader: x.request.headers['anthropic-beta'], extraBetas: config.extraBetas, modelNames: [model.id, model.target],
     });
-    await loadSession(x, request);
+    await sessions.loadSession(x, request);
     const upstream = deps.upstreams(model);
     let count: number | undefined;
     if (model.countTokens && upstream.countTokens) {
@@ -271,7 +244,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const body = validated.value;
     const model = resolve(x, body.model);
     const claude = isClaude(model);
-    const history = body.previous_response_id ? await loadStoredResponse(x, body.previous_response_id) : [];
+    const history = body.previous_response_id ? await sessions.loadStoredResponse(x, body.previous_response_id) : [];
     const id = `resp_${randomUUID().replace(/-/g, '')}`;
     const store = body.store !== false && deps.sessions !== undefined;
     const { request, context, newTurn, dropped } = responsesToCanonical(body, {
@@ -292,30 +265,6 @@ export function createProxy(deps: ProxyDeps): Proxy {
     await exchange(sink, x, request, model, options, encoder, (response) => JSON.stringify(toResponse(response, context)), conversation);
   }
 
-  /** The conversation a previous_response_id names, from the session store (only the identity that made it sees it). */
-  async function loadStoredResponse(x: Exchange, id: string): Promise<CanonicalMessage[]> {
-    if (!deps.sessions) {
-      throw new ProxyError('invalid_request', 'previous_response_id: this proxy does not store responses (sessions are off); send the whole conversation in input.', {
-        param: 'previous_response_id',
-      });
-    }
-    if (!SESSION_ID_PATTERN.test(id)) {
-      throw new ProxyError('invalid_request', 'previous_response_id: not a response id.', { param: 'previous_response_id' });
-    }
-    let history: CanonicalMessage[] | undefined;
-    try {
-      history = await deps.sessions.load(x.identity!.id, id);
-    } catch {
-      throw new ProxyError('unavailable', 'The session store is unavailable; retry, or send the whole conversation without previous_response_id.');
-    }
-    if (!history || history.length === 0) {
-      throw new ProxyError('not_found', `Previous response with id '${id}' not found (responses are kept for the session TTL).`, {
-        param: 'previous_response_id', code: 'previous_response_not_found',
-      });
-    }
-    return history;
-  }
-
   /** POST /v1/embeddings: one upstream embed call (batched there), with the same limits, deadline and metering as chat. */
   async function embeddings(sink: ResponseSink, x: Exchange, options: HandleOptions): Promise<void> {
     const validated = validateEmbeddingsBody(parseBody(x));
@@ -329,7 +278,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     }
     const dimensions = checkDimensions(body, spec, body.model);
     x.stream = false;
-    await admit(x);
+    await policy.admit(x);
     const controller = new AbortController();
     const onClientGone = () => controller.abort(new ProxyError('internal', 'client disconnected'));
     sink.signal.addEventListener('abort', onClientGone, { once: true });
@@ -348,7 +297,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
       const result = await withAbort(upstream.embed(call), controller.signal);
       x.usage.set({ input_tokens: result.inputTokens, output_tokens: 0 });
       x.usage.firstTokenAt = now();
-      await recordTokens(x);
+      await policy.recordUsage(x);
       await send(sink, x, 200, embeddingsResponse(result.embeddings, body.encoding_format ?? 'float', body.model, result.inputTokens), {
         'content-type': JSON_TYPE,
         'x-token-count': result.estimated ? 'estimate' : 'exact',
@@ -370,8 +319,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
     renderComplete: (response: MessageResponse) => string,
     conversation?: Conversation,
   ): Promise<void> {
-    const session = conversation ?? await loadSession(x, request);
-    await admit(x);
+    const session = conversation ?? await sessions.loadSession(x, request);
+    await policy.admit(x);
 
     const controller = new AbortController();
     const onClientGone = () => controller.abort(new ProxyError('internal', 'client disconnected'));
@@ -386,8 +335,10 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const commit = async (reply?: CanonicalMessage): Promise<void> => {
       if (committed) return;
       committed = true;
-      await recordTokens(x);
-      if (session?.id && reply && reply.content.length > 0) await saveSession(x, session.id, [...session.history, ...session.newTurn, reply]);
+      await policy.recordUsage(x);
+      if (session?.id && reply && reply.content.length > 0) {
+        await sessions.saveSession(x, session.id, [...session.history, ...session.newTurn, reply]);
+      }
     };
     try {
       const upstream = deps.upstreams(model);
@@ -433,145 +384,6 @@ export function createProxy(deps: ProxyDeps): Proxy {
     }
   }
 
-  async function loadSession(x: Exchange, request: CanonicalRequest): Promise<Conversation | undefined> {
-    const id = x.request.headers['x-session-id'];
-    if (id === undefined) return undefined;
-    if (!SESSION_ID_PATTERN.test(id)) {
-      throw new ProxyError('invalid_request', 'x-session-id: must be 1-128 characters of letters, digits and . _ : -', { param: 'x-session-id' });
-    }
-    if (!deps.sessions) {
-      throw new ProxyError('invalid_request', 'x-session-id: sessions are not enabled on this proxy.', { param: 'x-session-id' });
-    }
-    x.sessionId = id;
-    let history: CanonicalMessage[];
-    try {
-      history = (await deps.sessions.load(x.identity!.id, id)) ?? [];
-    } catch {
-      throw new ProxyError('unavailable', 'The session store is unavailable; retry, or send the whole conversation without x-session-id.');
-    }
-    const newTurn = request.messages;
-    if (history.length > 0) request.messages = [...history, ...request.messages];
-    return { id, history, newTurn };
-  }
-
-  async function saveSession(x: Exchange, id: string, conversation: CanonicalMessage[]): Promise<void> {
-    try {
-      await deps.sessions!.save(x.identity!.id, id, conversation);
-    } catch (err) {
-      deps.meter.warn('the session could not be saved', { requestId: x.request.requestId, sessionId: id, error: errorName(err) });
-    }
-  }
-
-  /** A key's own limits replace the proxy-wide PROXY_RATE_LIMITS. */
-  function limitsFor(x: Exchange): RateLimits | undefined {
-    return x.identity?.policy?.limits ?? config.rateLimits;
-  }
-
-  /** The key's policy before the upstream call: the model allowed (403), the budgets (429), then the rate limits (429). */
-  async function admit(x: Exchange): Promise<void> {
-    const policy = x.identity?.policy;
-    if (policy && x.model && !modelAllowed(policy, [x.model.id, x.model.requested, ...(x.model.aliases ?? [])])) {
-      throw new ProxyError('permission', `This API key may not use the model ${x.model.requested}; it may use: ${policy.models!.join(', ')}.`, {
-        param: 'model', code: 'model_not_allowed',
-      });
-    }
-    await checkBudgets(x);
-    const limits = limitsFor(x);
-    if (!deps.limiter || !limits) return;
-    let decision;
-    try {
-      decision = await deps.limiter.admit(x.identity!.id, limits);
-    } catch (err) {
-      x.limiterDegraded = true;
-      deps.meter.warn('the rate limiter is unavailable', { requestId: x.request.requestId, error: errorName(err), failureMode: config.limitFailureMode });
-      if (config.limitFailureMode === 'closed') throw new ProxyError('unavailable', 'Rate limiting is unavailable, and this proxy refuses requests until it is back.');
-      return;
-    }
-    if (decision.degraded) x.limiterDegraded = true;
-    if (decision.allowed) return;
-    if (decision.degraded) throw new ProxyError('unavailable', 'Rate limiting is unavailable, and this proxy refuses requests until it is back.');
-    const retryAfter = String(decision.retryAfterSeconds ?? 60);
-    const what = decision.limit === 'tokens_per_day' ? 'daily token quota' : decision.limit === 'tokens_per_minute' ? 'tokens-per-minute limit' : 'requests-per-minute limit';
-    x.outcome = 'rate_limited';
-    throw new ProxyError('rate_limit', `You have reached this proxy's ${what}; retry after ${retryAfter} seconds.`, {
-      headers: { 'retry-after': retryAfter },
-      code: 'rate_limit_exceeded',
-    });
-  }
-
-  async function checkBudgets(x: Exchange): Promise<void> {
-    const budgets = x.identity?.policy?.budgets;
-    if (!budgets || !deps.spend || (budgets.dailyUsd === undefined && budgets.monthlyUsd === undefined)) return;
-    let spent;
-    try {
-      spent = await deps.spend.spent(x.identity!.id, now());
-    } catch (err) {
-      x.limiterDegraded = true;
-      const mode = config.budgetFailureMode ?? 'closed';
-      deps.meter.warn('the spend store is unavailable', { requestId: x.request.requestId, error: errorName(err), failureMode: mode });
-      if (mode === 'closed') throw new ProxyError('unavailable', 'Budgets cannot be checked right now, and this proxy refuses requests until they can; retry shortly.');
-      return;
-    }
-    const t = now();
-    const day = 86_400_000;
-    const refuse = (what: string, limit: number, untilMs: number): never => {
-      const retryAfter = String(Math.max(1, Math.ceil((untilMs - t) / 1000)));
-      x.outcome = 'rate_limited';
-      throw new ProxyError('rate_limit', `This API key has used its ${what} of $${limit} (UTC); retry after ${retryAfter} seconds.`, {
-        headers: { 'retry-after': retryAfter }, code: 'insufficient_quota',
-      });
-    };
-    if (budgets.dailyUsd !== undefined && spent.day >= budgets.dailyUsd) refuse('daily budget', budgets.dailyUsd, (Math.floor(t / day) + 1) * day);
-    if (budgets.monthlyUsd !== undefined && spent.month >= budgets.monthlyUsd) {
-      const d = new Date(t);
-      refuse('monthly budget', budgets.monthlyUsd, Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
-    }
-  }
-
-  /** After the response (or what was sent of it): tokens against the limits, and the cost charged to the key. */
-  async function recordTokens(x: Exchange): Promise<void> {
-    if (!x.identity) return;
-    const tokens = x.usage.totalTokens;
-    if (tokens <= 0) return;
-    if (deps.limiter && limitsFor(x)) {
-      try {
-        await deps.limiter.recordTokens(x.identity.id, tokens);
-      } catch (err) {
-        x.limiterDegraded = true;
-        deps.meter.warn('the rate limiter could not record tokens', { requestId: x.request.requestId, error: errorName(err) });
-      }
-    }
-    await charge(x);
-  }
-
-  async function charge(x: Exchange): Promise<void> {
-    if (!deps.spend || !x.identity || !x.model) return;
-    const u = x.usage.usage;
-    const tokens = {
-      inputTokens: u.input_tokens,
-      outputTokens: u.output_tokens,
-      cacheReadInputTokens: u.cache_read_input_tokens ?? 0,
-      cacheWriteInputTokens: u.cache_creation_input_tokens ?? 0,
-    };
-    const usd = estimateCost(tokens, x.model.pricing) ?? 0;
-    try {
-      await deps.spend.charge({
-        requestId: x.request.requestId,
-        key: x.identity.id,
-        team: x.identity.policy?.team,
-        model: x.model.id,
-        usd,
-        inputTokens: tokens.inputTokens,
-        outputTokens: tokens.outputTokens,
-        cacheReadTokens: tokens.cacheReadInputTokens,
-        cacheWriteTokens: tokens.cacheWriteInputTokens,
-        nowMs: now(),
-      });
-    } catch (err) {
-      deps.meter.warn('the charge could not be recorded', { requestId: x.request.requestId, identity: x.identity.id, usd, error: errorName(err) });
-    }
-  }
-
   function record(x: Exchange, end: number): RequestRecord {
     const u = x.usage.usage;
     const tokens = {
@@ -606,68 +418,6 @@ export function createProxy(deps: ProxyDeps): Proxy {
   }
 
   return { handle };
-}
-
-async function send(sink: ResponseSink, x: Exchange, status: number, body: string | undefined, headers: Record<string, string>): Promise<void> {
-  x.status = status;
-  sink.start(status, { ...x.headers, ...headers });
-  if (body !== undefined) {
-    const wait = sink.write(body);
-    if (wait) await wait;
-  }
-  await sink.end();
-}
-
-/** A HEAD request gets the headers of the GET response and no body. */
-function bodyUnlessHead(request: ProxyRequest, body: string): string | undefined {
-  return request.method === 'HEAD' ? undefined : body;
-}
-
-async function sendError(sink: ResponseSink, x: Exchange, error: ProxyError): Promise<void> {
-  await send(sink, x, error.status(x.protocol), error.body(x.protocol), { 'content-type': JSON_TYPE, ...(error.options.headers ?? {}) });
-}
-
-function invalidField(error: { path: string; message: string }): ProxyError {
-  return new ProxyError('invalid_request', error.path ? `${error.path}: ${error.message}` : error.message, { param: error.path || undefined });
-}
-
-/** Sets the outcome and error message of an exchange from the error that ended it. */
-function classify(x: Exchange, error: ProxyError): void {
-  x.error = error.message;
-  if (x.outcome === 'rate_limited') return;
-  const upstream = error.options.upstream === true;
-  if (error.kind === 'rate_limit' && upstream) x.outcome = 'upstream_throttled';
-  else if (upstream || error.kind === 'bad_gateway' || error.kind === 'timeout') x.outcome = 'upstream_error';
-  else if (error.status('anthropic') >= 500) x.outcome = 'proxy_error';
-  else x.outcome = 'client_error';
-}
-
-function corsHeaders(allowed: readonly string[], origin: string | undefined): Record<string, string> {
-  if (allowed.length === 0 || !origin) return {};
-  const ok = allowed.includes('*') || allowed.includes(origin);
-  if (!ok) return {};
-  return {
-    'access-control-allow-origin': allowed.includes('*') ? '*' : origin,
-    'access-control-expose-headers': 'request-id, x-request-id, retry-after, x-token-count',
-    'vary': 'origin',
-  };
-}
-
-/** Rejects with the signal's reason when it aborts first (non-streamed calls, deadline and client disconnect). */
-function withAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
-      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
-    );
-  });
-}
-
-function errorName(err: unknown): string {
-  return err instanceof Error ? err.name : 'unknown error';
 }
 
 /** A request id for runs without a Lambda context. */
