@@ -7,7 +7,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import {
   BudgetFailureMode, IProxySessionStore, ProxyAuth, ProxyEndpointType, ProxyGateway, RateLimitFailureMode, StreamingLlmProxy,
-  StreamingLlmProxyProps,
+  StreamingLlmProxyProps, VpcRedisSessions,
 } from '../../src';
 import { formatFindings, nagFindings } from '../support/nag';
 
@@ -38,7 +38,10 @@ function only<T>(items: Record<string, T>): [string, T] {
 }
 
 function functionEnv(template: Template): Record<string, unknown> {
-  return only(template.findResources('AWS::Lambda::Function'))[1].Properties.Environment.Variables;
+  const proxyFunctions = template.findResources('AWS::Lambda::Function', {
+    Properties: { Environment: { Variables: { PROXY_AUTH_MODE: Match.anyValue() } } },
+  });
+  return only(proxyFunctions)[1].Properties.Environment.Variables;
 }
 
 type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown };
@@ -314,6 +317,23 @@ describe('a proxy in a VPC', () => {
     expect(endpoints(template)).toEqual([expect.objectContaining({
       RouteTableIds: stack.resolve(vpc.isolatedSubnets.map((s) => s.routeTable.routeTableId)),
     })]);
+  });
+
+  test('with VpcRedisSessions (isolated subnets, no NAT) the table is reached through the added endpoint, and nag stays clean', () => {
+    const stack = newStack();
+    const sessions = new VpcRedisSessions(stack, 'Sessions');
+    const proxy = new StreamingLlmProxy(stack, 'Proxy', { sessions, gateway: ProxyGateway.newTable() });
+    const template = Template.fromStack(stack);
+    const subnets = sessions.vpc.selectSubnets(sessions.vpcSubnets).subnets;
+    expect(subnets.length).toBeGreaterThan(0);
+    const dynamo = endpoints(template).filter((e) => JSON.stringify(e.ServiceName).includes('.dynamodb'));
+    expect(dynamo).toEqual([expect.objectContaining({
+      VpcEndpointType: 'Gateway',
+      RouteTableIds: stack.resolve(subnets.map((s) => s.routeTable.routeTableId)),
+    })]);
+    expect(functionEnv(template)).toMatchObject({ PROXY_LIMIT_STORE: 'redis', PROXY_GATEWAY_TABLE: { Ref: expect.stringMatching(/^ProxyGatewayTable/) } });
+    expect(proxy.endpointType).toBe(ProxyEndpointType.REST_API);
+    expect(formatFindings(nagFindings(stack))).toEqual([]);
   });
 
   test('does not add a second endpoint to a VPC that has one, nor when dynamoDbEndpoint is false', () => {
