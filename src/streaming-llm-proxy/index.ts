@@ -1,5 +1,6 @@
 export * from './auth';
 export * from './endpoint';
+export * from './gateway';
 export * from './models';
 export * from './options';
 export * from './session-store';

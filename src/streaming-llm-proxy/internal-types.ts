@@ -1,3 +1,4 @@
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -20,6 +21,23 @@ export interface BoundProxyAuth {
   readonly endpointIam: boolean;
   /** Where the runtime fetches the JWT signing keys (jwt mode). */
   readonly jwksUri?: string;
+}
+
+/**
+ * What a gateway table contributes to the proxy once bound.
+ *
+ * @internal
+ */
+export interface BoundProxyGateway {
+  readonly table: dynamodb.ITable;
+  /** True when the table was created by `ProxyGateway.newTable()`. */
+  readonly created: boolean;
+  /** PROXY_GATEWAY_TABLE, PROXY_BUDGET_FAILURE_MODE and PROXY_GATEWAY_CACHE_TTL_SECONDS. */
+  readonly environment: Record<string, string>;
+  /** The SSM parameter name, when set by the user. */
+  readonly parameterName?: string;
+  /** Whether to add a DynamoDB gateway endpoint to the function's VPC (undefined: the construct decides). */
+  readonly dynamoDbEndpoint?: boolean;
 }
 
 /**

@@ -1,9 +1,10 @@
-import { Annotations, Aws, Duration, Names, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnOutput, Duration, Names, RemovalPolicy, Size, Stack, Token } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -22,7 +23,8 @@ import { ProxyEndpoint, ProxyEndpointType, RestApiEndpointOptions } from './endp
 import {
   LAMBDA_ENVIRONMENT_LIMIT_BYTES, environmentSize, environmentTooLargeMessage, resolvedEnvironmentSize,
 } from './environment';
-import { BoundProxyAuth } from './internal-types';
+import { ProxyGateway } from './gateway';
+import { BoundProxyAuth, BoundProxyGateway } from './internal-types';
 import { ProxyModel } from './models';
 import {
   ClaudeFallback, ProxyAlarmOptions, ProxyCloudFrontOptions, ProxyLogLevel, ProxyRateLimits, ProxyUpstream,
@@ -46,6 +48,17 @@ const MANAGED_ENV_PREFIXES = ['PROXY_', 'POWERTOOLS_', 'REDIS_'];
 const ORIGIN_VERIFY_HEADER = 'x-origin-verify';
 /** Carries `originSecretRotation`, so that bumping it changes every distribution that uses the origin. */
 const ORIGIN_ROTATION_HEADER = 'x-origin-verify-rotation';
+/** What the proxy function does on the gateway table (docs/gateway.md). */
+const GATEWAY_RUNTIME_ACTIONS = [
+  'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:TransactWriteItems', 'dynamodb:ConditionCheckItem',
+];
+/** What `cdk-serverless-llm keys` and `usage` do on the gateway table. */
+const GATEWAY_ADMIN_ACTIONS = [
+  'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Scan',
+  'dynamodb:BatchGetItem', 'dynamodb:TransactWriteItems', 'dynamodb:ConditionCheckItem', 'dynamodb:DescribeTable',
+];
+/** What reading and writing items of a table encrypted with a customer managed key needs on the key. */
+const GATEWAY_KEY_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
 /** Headers browsers may send to the proxy (CORS). */
 const CORS_HEADERS = ['content-type', 'authorization', 'x-api-key', 'anthropic-version', 'anthropic-beta', 'x-session-id'];
 
@@ -139,7 +152,7 @@ export interface StreamingLlmProxyProps {
    */
   readonly rateLimits?: ProxyRateLimits;
   /**
-   * What the limiter does when the shared store (`sessions`) is unreachable.
+   * What the limiter does when the shared store (`sessions` or `gateway`) is unreachable.
    * @default RateLimitFailureMode.OPEN
    */
   readonly rateLimitFailureMode?: RateLimitFailureMode;
@@ -149,6 +162,15 @@ export interface StreamingLlmProxyProps {
    * @default no sessions; limit counters are kept per function instance
    */
   readonly sessions?: IProxySessionStore;
+  /**
+   * A DynamoDB gateway table for virtual API keys (with per-key models, limits and budgets), rate-limit counters shared
+   * by all function instances, and spend per key, team and model; managed with `cdk-serverless-llm keys` and `usage`
+   * (see `grantManageKeys()`). Works with a function URL (no VPC needed). Virtual keys need `ProxyAuth.apiKeys()` (the
+   * key secret stays usable beside the table); with JWT or IAM auth the table keeps limits and spend per caller
+   * identity, and with no auth every caller shares one identity. Limit counters stay in Redis when `sessions` is set.
+   * @default no gateway table: keys only from the Secrets Manager secret, limit counters per function instance
+   */
+  readonly gateway?: ProxyGateway;
   /**
    * How long an idle session is kept.
    * @default Duration.days(1)
@@ -325,12 +347,17 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
   public readonly urlParameter?: ssm.StringParameter;
   /** The SSM parameter holding the API-key secret's ARN (when `parameterPrefix` is set with API-key auth). */
   public readonly apiKeySecretArnParameter?: ssm.StringParameter;
+  /** The gateway table (when `gateway` is set). */
+  public readonly gatewayTable?: dynamodb.ITable;
+  /** The SSM parameter holding the gateway table's name (when `gateway` is set). */
+  public readonly gatewayTableParameter?: ssm.IStringParameter;
   /** The `service` dimension of the proxy's metrics. */
   public readonly serviceName: string;
   /** The namespace of the proxy's metrics. */
   public readonly metricsNamespace: string;
 
   private readonly auth: BoundProxyAuth;
+  private readonly gateway?: BoundProxyGateway;
   private readonly timeout: Duration;
   private readonly restrictToCloudFront: boolean;
   private readonly originSecretRotation: number;
@@ -379,6 +406,10 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
         'which CloudFront would change. Remove `cloudFront`, or use ProxyAuth.apiKeys() or ProxyAuth.jwt().',
       );
     }
+
+    // --- gateway table --------------------------------------------------------------------------------------------
+    this.gateway = props.gateway?._bind(this, encryptionKey);
+    this.gatewayTable = this.gateway?.table;
 
     // --- models ---------------------------------------------------------------------------------------------------
     const models = props.models ?? [];
@@ -476,6 +507,15 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       }
     }
     props.sessions?.grantConnect(this.function);
+    if (this.gateway) {
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+        sid: 'UseGatewayTable',
+        actions: GATEWAY_RUNTIME_ACTIONS,
+        resources: [this.gateway.table.tableArn],
+      }));
+      this.gateway.table.encryptionKey?.grant(this.role, ...GATEWAY_KEY_ACTIONS);
+      if (vpc) this.placeDynamoDbEndpoint(vpc, this.gateway.dynamoDbEndpoint);
+    }
 
     // --- endpoint -------------------------------------------------------------------------------------------------
     if (endpoint.type === ProxyEndpointType.FUNCTION_URL) {
@@ -536,6 +576,23 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       }
     }
 
+    if (this.gateway) {
+      const parameterName = this.gateway.parameterName ?? `${props.parameterPrefix ?? `/llm-proxy/${this.serviceName}`}/gateway-table`;
+      this.gatewayTableParameter = new ssm.StringParameter(this, 'GatewayTableParameter', {
+        parameterName,
+        stringValue: this.gateway.table.tableName,
+        description: 'Name of the LLM proxy gateway table (cdk-serverless-llm keys --table-parameter)',
+      });
+      new CfnOutput(this, 'GatewayTableName', {
+        value: this.gateway.table.tableName,
+        description: 'The LLM proxy gateway table (virtual keys, limits, spend): cdk-serverless-llm keys --table <name>',
+      });
+      new CfnOutput(this, 'GatewayTableParameterName', {
+        value: this.gatewayTableParameter.parameterName,
+        description: 'SSM parameter holding the gateway table name: cdk-serverless-llm keys --table-parameter <name>',
+      });
+    }
+
     // --- Lambda's 4 KB environment limit, now and after later addEnvironment() calls (e.g. by `sessions`) ----------
     const knownSize = environmentSize({ ...environment, ...(environment.PROXY_MODELS ? { PROXY_MODELS: 'x'.repeat(modelsSize - 'PROXY_MODELS'.length) } : {}) });
     if (knownSize > LAMBDA_ENVIRONMENT_LIMIT_BYTES) {
@@ -593,6 +650,22 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
   }
 
   /**
+   * Grants `grantee` (e.g. an administrator's role) what `cdk-serverless-llm keys` and `usage` need: item reads and
+   * writes, Query, Scan and DescribeTable on the gateway table, `ssm:GetParameter` on `gatewayTableParameter`, and use
+   * of the table's customer managed key. Throws unless `gateway` is set.
+   */
+  public grantManageKeys(grantee: iam.IGrantable): iam.Grant {
+    if (!this.gateway || !this.gatewayTableParameter) {
+      throw new Error('grantManageKeys(): the proxy has no gateway table; set `gateway` (e.g. ProxyGateway.newTable()) to manage virtual keys.');
+    }
+    const table = this.gateway.table;
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: GATEWAY_ADMIN_ACTIONS, resourceArns: [table.tableArn] });
+    const parameter = iam.Grant.addToPrincipal({ grantee, actions: ['ssm:GetParameter'], resourceArns: [this.gatewayTableParameter.parameterArn] });
+    const key = table.encryptionKey?.grant(grantee, ...GATEWAY_KEY_ACTIONS);
+    return key ? grant.combine(parameter).combine(key) : grant.combine(parameter);
+  }
+
+  /**
    * The secret CloudFront sends in the `x-origin-verify` header, created once CloudFront is in front of the endpoint
    * (`cloudFront` or `createCloudFrontOrigin()`) unless `restrictToCloudFront` is false. Rotate it as docs/runbook.md
    * says: the runtime accepts its AWSCURRENT and AWSPREVIOUS values.
@@ -629,6 +702,41 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
   public _originVerification(): { header: string; value: string; rotation: number } | undefined {
     const secret = this.createdOriginSecret;
     return secret ? { header: ORIGIN_VERIFY_HEADER, value: secret.secretValue.unsafeUnwrap(), rotation: this.originSecretRotation } : undefined;
+  }
+
+  /**
+   * A VPC-attached function reaches DynamoDB through a NAT gateway or a gateway endpoint. The construct adds a gateway
+   * endpoint to the route tables of the function's subnets when the VPC is defined in this app and has none for
+   * DynamoDB (e.g. the isolated VPC of VpcRedisSessions, where nothing else would work); it cannot know whether an
+   * imported VPC has one (a route table takes one per service), so it warns and lets `dynamoDbEndpoint` decide.
+   */
+  private placeDynamoDbEndpoint(vpc: ec2.IVpc, requested: boolean | undefined): void {
+    const dynamoDbEndpoints = () => this.node.root.node.findAll().filter((c): c is ec2.CfnVPCEndpoint =>
+      c instanceof ec2.CfnVPCEndpoint && c.vpcId === vpc.vpcId && (c.vpcEndpointType ?? 'Gateway') === 'Gateway'
+      && JSON.stringify(Stack.of(c).resolve(c.serviceName)).includes('.dynamodb'));
+    const defined = vpc instanceof ec2.Vpc;
+    const create = requested ?? (defined && dynamoDbEndpoints().length === 0);
+    if (requested === undefined && !defined) {
+      Annotations.of(this).addWarningV2('cdk-serverless-llm:gatewayWithoutDynamoDbEndpoint',
+        '`gateway`: the proxy function runs in an imported VPC, so no DynamoDB gateway endpoint is added to it. Unless its subnets ' +
+        'route to DynamoDB (an existing gateway endpoint or a NAT gateway), the function cannot reach the gateway table and every ' +
+        'request fails. Set `dynamoDbEndpoint: true` in the ProxyGateway options to add one, or `false` if the VPC already routes to DynamoDB.');
+    }
+    if (!create) return;
+    const endpoint = new ec2.GatewayVpcEndpoint(this, 'DynamoDbEndpoint', {
+      vpc,
+      service: ec2.GatewayVpcEndpointAwsService.DYNAMODB,
+      subnets: [this.functionSubnets],
+    });
+    if (requested === undefined) {
+      const ours = endpoint.node.defaultChild;
+      this.node.addValidation({
+        validate: () => dynamoDbEndpoints().some((c) => c !== ours)
+          ? ['`gateway`: the proxy added a DynamoDB gateway endpoint to its VPC, which has another one; a route table takes only one ' +
+            'per service. Set `dynamoDbEndpoint: false` in the ProxyGateway options to use the existing endpoint.']
+          : [],
+      });
+    }
   }
 
   /**
@@ -799,11 +907,21 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
     if (props.sessions) {
       env.PROXY_SESSIONS = 'redis';
       env.PROXY_LIMIT_STORE = 'redis';
-      if (props.rateLimitFailureMode !== undefined) env.PROXY_LIMIT_FAILURE_MODE = props.rateLimitFailureMode;
       if (props.sessionTtl !== undefined) env.PROXY_SESSION_TTL_SECONDS = String(props.sessionTtl.toSeconds());
       if (props.sessionMaxSize !== undefined) env.PROXY_SESSION_MAX_BYTES = String(props.sessionMaxSize.toBytes());
-    } else if (props.sessionTtl !== undefined || props.sessionMaxSize !== undefined || props.rateLimitFailureMode !== undefined) {
-      throw new Error('`sessionTtl`, `sessionMaxSize` and `rateLimitFailureMode` apply to a shared store; set `sessions` or remove them.');
+    } else if (props.sessionTtl !== undefined || props.sessionMaxSize !== undefined) {
+      throw new Error('`sessionTtl` and `sessionMaxSize` apply to shared sessions; set `sessions` or remove them.');
+    }
+    if (this.gateway) {
+      Object.assign(env, this.gateway.environment);
+      // Redis (with `sessions`) is the faster limit store; the table otherwise.
+      if (!props.sessions) env.PROXY_LIMIT_STORE = 'dynamodb';
+    }
+    if (props.rateLimitFailureMode !== undefined) {
+      if (!props.sessions && !this.gateway) {
+        throw new Error('`rateLimitFailureMode` applies to a shared limit store; set `sessions` or `gateway`, or remove it.');
+      }
+      env.PROXY_LIMIT_FAILURE_MODE = props.rateLimitFailureMode;
     }
     if (props.pingInterval !== undefined) env.PROXY_PING_INTERVAL_MS = String(props.pingInterval.toMilliseconds());
     if (props.extraBetas && props.extraBetas.length > 0) env.PROXY_EXTRA_BETAS = props.extraBetas.join(',');
@@ -1192,7 +1310,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
     }
     if (!vpc) {
       const reason =
-        'The function calls only public AWS endpoints (Bedrock, Secrets Manager) over TLS with SigV4, and Lambda function URLs ' +
+        'The function calls only public AWS endpoints (Bedrock, Secrets Manager, DynamoDB) over TLS with SigV4, and Lambda function URLs ' +
         'cannot stream from a VPC-attached function; set `vpc` or `sessions` to attach it (the endpoint then becomes the REST API).';
       acknowledgeNag(this.function,
         { id: 'NIST.800.53.R5-LambdaInsideVPC', reason },
@@ -1239,6 +1357,17 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
         });
       }
       acknowledgeNag(policy, ...acks);
+    }
+
+    if (this.gateway?.created) {
+      const backup =
+        'Point-in-time recovery is on (restore to any second of the last 35 days) and deletion protection is on by default; ' +
+        'the table holds key digests, limit counters and spend, and an AWS Backup plan is an account-level choice: add the table ' +
+        'to yours with backup.BackupResource.fromDynamoDbTable(proxy.gatewayTable).';
+      acknowledgeNag(this.gateway.table,
+        { id: 'NIST.800.53.R5-DynamoDBInBackupPlan', reason: backup },
+        { id: 'HIPAA.Security-DynamoDBInBackupPlan', reason: backup },
+      );
     }
 
     const createdSecret = this.node.tryFindChild('ApiKeys');

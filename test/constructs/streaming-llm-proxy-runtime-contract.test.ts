@@ -7,14 +7,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, Duration, Size, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Catalogue, DEFAULT_MODELS, parseModelsEnv } from '../../lambda/streaming-proxy/catalogue';
 import { loadConfig } from '../../lambda/streaming-proxy/config';
 import {
-  ClaudeFallback, IProxySessionStore, JwtTokenUse, ProxyAuth, ProxyEndpoint, ProxyLogLevel, ProxyModelUpstream, ProxyUpstream,
-  ProxyWebAcl, RateLimitFailureMode, StreamingLlmProxy, StreamingLlmProxyProps,
+  BudgetFailureMode, ClaudeFallback, IProxySessionStore, JwtTokenUse, ProxyAuth, ProxyEndpoint, ProxyGateway, ProxyLogLevel,
+  ProxyModelUpstream, ProxyUpstream, ProxyWebAcl, RateLimitFailureMode, StreamingLlmProxy, StreamingLlmProxyProps,
 } from '../../src';
 import { DEFAULT_CATALOGUE_TARGETS, DEFAULT_EMBEDDING_TARGETS } from '../../src/streaming-llm-proxy/catalogue';
 
@@ -58,6 +59,8 @@ function synthesize(configure: (stack: Stack) => StreamingLlmProxyProps): Synthe
       const resource = template.Resources[v.Ref];
       // A secret's Ref is its full ARN (with the 6-character suffix Secrets Manager adds).
       if (resource?.Type === 'AWS::SecretsManager::Secret') return `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${v.Ref}-AbCdEf`;
+      // A table's Ref is its name (CloudFormation generates one like <stack>-<logical id>-<suffix>).
+      if (resource?.Type === 'AWS::DynamoDB::Table') return `${stack.stackName}-${v.Ref}-1A2B3C4D5E6F`;
       throw new Error(`no deploy-time value for Ref ${v.Ref} (${resource?.Type})`);
     }
     if (v['Fn::Join']) return (v['Fn::Join'][1] as unknown[]).map(resolve).join(v['Fn::Join'][0]);
@@ -246,6 +249,36 @@ describe('the construct configures the runtime it deploys', () => {
     });
   });
 
+  test('a gateway table gives the runtime the table for keys, limits and spend, beside the key secret', () => {
+    const synth = synthesize(() => ({
+      gateway: ProxyGateway.newTable({ budgetFailureMode: BudgetFailureMode.OPEN, cacheTtl: Duration.seconds(10) }),
+      rateLimits: { requestsPerMinute: 60 },
+      rateLimitFailureMode: RateLimitFailureMode.CLOSED,
+    }));
+    const config = checkAgainstRuntime(synth);
+    expect(config).toMatchObject({
+      gateway: { tableName: expect.stringMatching(/^ContractStack-ProxyGatewayTable/), cacheTtlSeconds: 10 },
+      limitStore: 'dynamodb',
+      limitFailureMode: 'closed',
+      budgetFailureMode: 'open',
+      auth: { mode: 'api-keys', secretArn: expect.stringMatching(/:secret:ProxyApiKeys/) },
+    });
+    expect(config.redis).toBeUndefined();
+  });
+
+  test('an existing gateway table with JWT auth loads with budgets failing closed, and Redis limits stay with sessions', () => {
+    const jwt = loadConfig(synthesize((stack) => ({
+      auth: ProxyAuth.jwt({ issuer: 'https://issuer.example.com', audience: ['proxy'] }),
+      gateway: ProxyGateway.fromTable(dynamodb.Table.fromTableName(stack, 'Table', 'shared-gateway')),
+    })).env);
+    expect(jwt).toMatchObject({ gateway: { tableName: 'shared-gateway', cacheTtlSeconds: 30 }, limitStore: 'dynamodb', budgetFailureMode: 'closed' });
+    const redis = checkAgainstRuntime(synthesize((stack) => ({
+      sessions: new RedisLikeStore(new ec2.Vpc(stack, 'Vpc')),
+      gateway: ProxyGateway.newTable(),
+    })));
+    expect(redis).toMatchObject({ limitStore: 'redis', sessions: 'redis', gateway: { tableName: expect.any(String) }, redis: { host: expect.any(String) } });
+  });
+
   test('the runtime refuses a bad value the construct would never write (the check is not vacuous)', () => {
     const synth = synthesize(() => ({}));
     expect(() => loadConfig({ ...synth.env, PROXY_CLAUDE_FALLBACK: 'mars' })).toThrow(/PROXY_CLAUDE_FALLBACK/);
@@ -311,6 +344,7 @@ describe('shared data', () => {
       sessionMaxSize: Size.kibibytes(64),
       rateLimitFailureMode: RateLimitFailureMode.OPEN,
       auth: ProxyAuth.apiKeys({ cacheTtl: Duration.seconds(1) }),
+      gateway: ProxyGateway.newTable({ budgetFailureMode: BudgetFailureMode.CLOSED, cacheTtl: Duration.seconds(5) }),
     })).env)) {
       written.add(name);
     }
