@@ -1,0 +1,126 @@
+/**
+ * moto's standalone server (PyPI `moto[server]`) on a random loopback port: the real wire protocols of DynamoDB, SSM and
+ * the other AWS services the tests need, without an AWS account. Installed into .venv by
+ * scripts/install-test-prereqs.sh; `MOTO_SERVER` names another moto_server binary.
+ *
+ * Point an SDK client (or a child process) at it with `env()`: AWS_ENDPOINT_URL_<SERVICE>, dummy credentials and a region.
+ */
+import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as net from 'net';
+import * as path from 'path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const INSTALL = 'bash scripts/install-test-prereqs.sh   (or: python3 -m venv .venv && .venv/bin/pip install "moto[server]==5.2.5")';
+
+/** The moto_server binary: MOTO_SERVER, or .venv/bin/moto_server in the repository root. */
+export function motoServerBinary(): string {
+  const bin = process.env.MOTO_SERVER ?? path.join(ROOT, '.venv', 'bin', 'moto_server');
+  if (!fs.existsSync(bin)) {
+    throw new Error(`moto's server is not installed (${bin} is missing). Install it with:  ${INSTALL}`);
+  }
+  return bin;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function answers(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get(`${url}/moto-api/`, (res) => {
+      res.resume();
+      resolve(res.statusCode !== undefined && res.statusCode < 500);
+    });
+    req.setTimeout(1000, () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+export class MotoServer {
+  /** Starts moto_server on a free loopback port and waits until it answers HTTP (up to 20 s). */
+  static async start(): Promise<MotoServer> {
+    const bin = motoServerBinary();
+    const port = await freePort();
+    const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = new MotoServer(child, port);
+    await server.waitUntilReady();
+    return server;
+  }
+
+  /** `http://127.0.0.1:<port>`: the endpoint of every service moto serves. */
+  public readonly url: string;
+  private log = '';
+  private exitCode: number | null | undefined;
+  private readonly exited: Promise<void>;
+
+  private constructor(private readonly child: ChildProcess, public readonly port: number) {
+    this.url = `http://127.0.0.1:${port}`;
+    const collect = (chunk: Buffer) => {
+      this.log = (this.log + chunk.toString()).slice(-20_000);
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    this.exited = new Promise((resolve) => child.once('exit', (code) => {
+      this.exitCode = code;
+      resolve();
+    }));
+  }
+
+  /**
+   * Environment for an SDK client or a child process: the per-service endpoints (AWS_ENDPOINT_URL_DYNAMODB, …) set to
+   * this server, dummy credentials, us-east-1, and no shared config or credentials files (so nothing real is read).
+   */
+  env(services: readonly string[] = ['DYNAMODB', 'SSM']): Record<string, string> {
+    const env: Record<string, string> = {
+      AWS_ACCESS_KEY_ID: 'AKIDTESTMOTO',
+      AWS_SECRET_ACCESS_KEY: 'test-secret-for-moto',
+      AWS_REGION: 'us-east-1',
+      AWS_CONFIG_FILE: '/nonexistent/aws-config',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    };
+    for (const service of services) env[`AWS_ENDPOINT_URL_${service}`] = this.url;
+    return env;
+  }
+
+  /** Forgets every resource (moto's reset API), so tests can start from nothing. */
+  async reset(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request(`${this.url}/moto-api/reset`, { method: 'POST' }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`moto reset answered ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.exitCode !== undefined) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  private async waitUntilReady(): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (this.exitCode !== undefined) throw new Error(`moto_server exited with code ${this.exitCode} while starting:\n${this.log}`);
+      if (await answers(this.url)) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await this.stop();
+    throw new Error(`moto_server did not answer on ${this.url} within 20 s:\n${this.log}`);
+  }
+}
