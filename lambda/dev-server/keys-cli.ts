@@ -306,7 +306,9 @@ function parseArgsProblem(err: Error & { code?: string }, command: string): stri
   const flag = /'(-[^' ]+)/.exec(err.message)?.[1];
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag) return `${flag} is not an option of ${command} (see ${command} --help)`;
   if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && flag) {
-    return /does not take an argument/.test(err.message) ? `${flag} takes no value` : `${flag} needs a value`;
+    if (/does not take an argument/.test(err.message)) return `${flag} takes no value`;
+    if (/ambiguous/.test(err.message)) return `${flag} needs a value (write ${flag}=<value> for a value that starts with a dash)`;
+    return `${flag} needs a value`;
   }
   return err.message;
 }
