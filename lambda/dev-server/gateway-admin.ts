@@ -198,12 +198,17 @@ export class GatewayAdmin {
 
   /**
    * Replaces the key a name points at with a new one of the same policy, in one transaction: the new key item, the
-   * name item pointing at it (conditional on still pointing at the old one), and the old key item disabled with
-   * `rotatedAt`.
+   * name item pointing at it (conditional on still pointing at the old one), and the old key item marked `rotatedAt`
+   * and disabled — or, with `graceUntil`, left working until then (its `expiresAt`, never later than it was).
    */
-  async rotate(name: string, nowMs: number = Date.now()): Promise<{ key: string; record: KeyRecord; previous: KeyRecord }> {
+  async rotate(name: string, nowMs: number = Date.now(), graceUntil?: string): Promise<{ key: string; record: KeyRecord; previous: KeyRecord }> {
     const previous = await this.require(name);
     const now = new Date(nowMs).toISOString();
+    const until = graceUntil === undefined ? undefined
+      : previous.expiresAt !== undefined && Date.parse(previous.expiresAt) < Date.parse(graceUntil) ? previous.expiresAt : graceUntil;
+    const retire = until === undefined
+      ? { expression: 'SET #end = :true, #rotatedAt = :now, #updatedAt = :now', attribute: 'disabled', value: { BOOL: true } }
+      : { expression: 'SET #end = :until, #rotatedAt = :now, #updatedAt = :now', attribute: 'expiresAt', value: { S: until } };
     const key = generateKey();
     const { disabled: _disabled, updatedAt: _updatedAt, rotatedAt: _rotatedAt, ...policy } = previous;
     const next = { ...policy, digest: keyDigest(key), hint: keyHint(key), createdAt: now } as KeyRecord;
@@ -225,10 +230,10 @@ export class GatewayAdmin {
             Update: {
               TableName: this.table,
               Key: itemKey(keyPk(previous.digest), KEY_SK),
-              UpdateExpression: 'SET #disabled = :true, #rotatedAt = :now, #updatedAt = :now',
+              UpdateExpression: retire.expression,
               ConditionExpression: 'attribute_exists(pk)',
-              ExpressionAttributeNames: { '#disabled': 'disabled', '#rotatedAt': 'rotatedAt', '#updatedAt': 'updatedAt' },
-              ExpressionAttributeValues: { ':true': { BOOL: true }, ':now': { S: now } },
+              ExpressionAttributeNames: { '#end': retire.attribute, '#rotatedAt': 'rotatedAt', '#updatedAt': 'updatedAt' },
+              ExpressionAttributeValues: { [until === undefined ? ':true' : ':until']: retire.value, ':now': { S: now } },
             },
           },
         ],
@@ -237,7 +242,8 @@ export class GatewayAdmin {
       if (cancelledBy(err, 1) || cancelledBy(err, 2)) throw new GatewayAdminError(`key ${name} changed while rotating it; run keys rotate again`);
       throw err;
     }
-    return { key, record: next, previous: { ...previous, disabled: true, rotatedAt: now, updatedAt: now } };
+    const retired = until === undefined ? { disabled: true } : { expiresAt: until };
+    return { key, record: next, previous: { ...previous, ...retired, rotatedAt: now, updatedAt: now } };
   }
 
   /**

@@ -60,7 +60,7 @@ const POLICY_OPTIONS = `  --team <team>              the team the key's spend is
   --tpd <n>                  tokens per UTC day
   --daily-usd <x>            budget in USD per UTC day (requests are refused once it is spent)
   --monthly-usd <y>          budget in USD per UTC calendar month
-  --expires <when>           an ISO 8601 date or instant, or a duration from now such as 30d or 12h
+  --expires <when>           an ISO 8601 date or instant, or a duration from now such as 30d, 12h or 90m
   --description <text>       a note for people`;
 
 export const GATEWAY_HELP: Record<string, string> = {
@@ -74,7 +74,8 @@ Commands:
   show <name>                     one key's policy and this day's and month's spend
   update <name> [policy]          change a key's policy
   revoke <name>                   disable a key
-  rotate <name>                   replace a key with a new one of the same policy (the old one is disabled)
+  rotate <name> [--grace <d>]     replace a key with a new one of the same policy (the old one is disabled, or
+                                  keeps working for the --grace period)
 
 Run cdk-serverless-llm keys <command> --help for a command's options.
 
@@ -141,7 +142,9 @@ disabled (refused within ${PROXY_KEY_CACHE_SECONDS} s by default). Spend and lim
 printed once.
 
 Options:
-  --json                     print {name, key, hint, record} as JSON
+  --grace <duration>         keep the old key working for this long (e.g. 30m, 12h, 7d; at most 30d), so its users can
+                             switch over; it expires then (or at its own expiry, if sooner)
+  --json                     print {name, key, hint, record, previous} as JSON
   -h, --help                 show this help
 
 ${TABLE_OPTIONS}`,
@@ -183,7 +186,8 @@ export type GatewayCommand =
   | { readonly kind: 'help'; readonly text: string }
   | ({ readonly kind: 'create'; readonly name: string; readonly policy: PolicyInput; readonly json: boolean } & TableChoice)
   | ({ readonly kind: 'list'; readonly team?: string; readonly all: boolean; readonly json: boolean } & TableChoice)
-  | ({ readonly kind: 'show' | 'revoke' | 'rotate'; readonly name: string; readonly json: boolean } & TableChoice)
+  | ({ readonly kind: 'show' | 'revoke'; readonly name: string; readonly json: boolean } & TableChoice)
+  | ({ readonly kind: 'rotate'; readonly name: string; readonly graceUntil?: string; readonly json: boolean } & TableChoice)
   | ({ readonly kind: 'update'; readonly name: string; readonly change: KeyChange; readonly json: boolean } & TableChoice)
   | ({
     readonly kind: 'usage';
@@ -224,7 +228,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   'keys show': COMMON,
   'keys update': { ...COMMON, ...POLICY, 'clear-limits': { type: 'boolean' }, 'clear-budgets': { type: 'boolean' } },
   'keys revoke': COMMON,
-  'keys rotate': COMMON,
+  'keys rotate': { ...COMMON, grace: { type: 'string' } },
   'usage': { ...COMMON, key: { type: 'string' }, team: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, by: { type: 'string' }, monthly: { type: 'boolean' } },
 };
 
@@ -283,8 +287,14 @@ export function parseGatewayCommand(argv: readonly string[], env: Record<string,
     }
     case 'keys show':
     case 'keys revoke':
-    case 'keys rotate':
-      return { kind: command.slice(5) as 'show' | 'revoke' | 'rotate', name, json, ...table };
+      return { kind: command.slice(5) as 'show' | 'revoke', name, json, ...table };
+    case 'keys rotate': {
+      const grace = str('grace');
+      if (grace === undefined) return { kind: 'rotate', name, json, ...table };
+      const ms = durationMs(grace);
+      if (ms === undefined || ms <= 0 || ms > 30 * DAY_MS) fail(`--grace must be a duration of at most 30 days such as 30m, 12h or 7d; got ${JSON.stringify(grace)}`);
+      return { kind: 'rotate', name, graceUntil: new Date(nowMs + ms!).toISOString(), json, ...table };
+    }
     default: {
       const key = str('key');
       const team = str('team');
@@ -357,9 +367,11 @@ function policyInput(values: Record<string, string | boolean | undefined>, nowMs
     if (update && expires === 'never') {
       expiresAt = null;
     } else {
-      const duration = /^(\d+)([dh])$/.exec(expires);
-      const ms = duration ? nowMs + Number(duration[1]) * (duration[2] === 'd' ? 86_400_000 : 3_600_000) : Date.parse(expires);
-      if (Number.isNaN(ms)) fail(`--expires must be an ISO 8601 date or instant, or a duration such as 30d or 12h${update ? ' (or never)' : ''}; got ${JSON.stringify(expires)}`);
+      const duration = durationMs(expires);
+      const ms = duration !== undefined ? nowMs + duration : Date.parse(expires);
+      if (Number.isNaN(ms)) {
+        fail(`--expires must be an ISO 8601 date or instant, or a duration such as 30d or 12h${update ? ' (or never)' : ''}; got ${JSON.stringify(expires)}`);
+      }
       if (ms <= nowMs) fail(`--expires ${expires} is not in the future`);
       expiresAt = new Date(ms).toISOString();
     }
@@ -377,6 +389,14 @@ function policyInput(values: Record<string, string | boolean | undefined>, nowMs
   const problem = policyProblem(withoutUndefined({ ...policy, expiresAt: expiresAt ?? undefined }));
   if (problem) fail(problemWithFlag(problem));
   return policy;
+}
+
+const DAY_MS = 86_400_000;
+
+/** `30m`, `12h`, `7d` in milliseconds, or undefined. */
+function durationMs(text: string): number | undefined {
+  const match = /^(\d+)([mhd])$/.exec(text);
+  return match ? Number(match[1]) * { m: 60_000, h: 3_600_000, d: DAY_MS }[match[2] as 'm' | 'h' | 'd'] : undefined;
 }
 
 const FIELD_FLAGS: [RegExp, string][] = [
@@ -453,11 +473,14 @@ async function execute(command: Exclude<GatewayCommand, { kind: 'help' }>, admin
       return;
     }
     case 'rotate': {
-      const { key, record } = await admin.rotate(command.name, nowMs);
-      if (command.json) return json({ name: record.name, key, hint: record.hint, record });
+      const { key, record, previous } = await admin.rotate(command.name, nowMs, command.graceUntil);
+      if (command.json) return json({ name: record.name, key, hint: record.hint, record, previous });
+      const old = previous.disabled
+        ? `The old key (${previous.hint}…) is disabled; the proxy refuses it within ${PROXY_KEY_CACHE_SECONDS} seconds (its key cache, PROXY_GATEWAY_CACHE_TTL_SECONDS).`
+        : `The old key (${previous.hint}…) keeps working until ${previous.expiresAt}, then expires.`;
       io.out(`Rotated key ${record.name}: the new key is\n\n  ${key}\n\n`
         + 'This is the only time the key is shown: it is stored only as its SHA-256, so it cannot be shown again. Store it now.\n'
-        + `The old key is disabled; the proxy refuses it within ${PROXY_KEY_CACHE_SECONDS} seconds (its key cache, PROXY_GATEWAY_CACHE_TTL_SECONDS).\n`);
+        + `${old}\n`);
       return;
     }
     case 'revoke': {

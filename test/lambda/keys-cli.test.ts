@@ -354,6 +354,32 @@ describe('keys list, show, update, revoke, rotate', () => {
     expect((await keyItem(table, fresh)).limits).toEqual({ requestsPerMinute: 5 });
     expect((await keyItem(table, old)).limits).toEqual({ requestsPerMinute: 60 });
   });
+
+  test('rotate --grace keeps the old key working until the grace period ends (never past its own expiry)', async () => {
+    const table = await newTable();
+    const old = onlyKey(await ok(table, ['keys', 'create', '--name', 'alice', '--rpm', '60']));
+    const before = Date.now();
+    const out = await ok(table, ['keys', 'rotate', 'alice', '--grace', '2h']);
+    const fresh = onlyKey(out);
+    const previous = await keyItem(table, old);
+    expect(previous).not.toHaveProperty('disabled');
+    expect(previous.rotatedAt).toEqual(expect.any(String));
+    const until = Date.parse(previous.expiresAt!);
+    expect(until).toBeGreaterThanOrEqual(before + 2 * 3_600_000 - 1000);
+    expect(until).toBeLessThanOrEqual(Date.now() + 2 * 3_600_000);
+    expect(out).toContain(`keeps working until ${previous.expiresAt}, then expires`);
+    expect((await keyItem(table, fresh))).not.toHaveProperty('expiresAt');
+    expect((await getItem(table, namePk('alice'), NAME_SK))?.digest).toBe(sha256(fresh));
+
+    // A key that expires sooner than the grace period keeps its own expiry.
+    const soon = onlyKey(await ok(table, ['keys', 'create', '--name', 'bob', '--expires', '1h']));
+    const soonExpiry = (await keyItem(table, soon)).expiresAt;
+    await ok(table, ['keys', 'rotate', 'bob', '--grace', '7d']);
+    expect((await keyItem(table, soon)).expiresAt).toBe(soonExpiry);
+    // The new key keeps the policy's expiry too: rotation does not extend a key's life.
+    const shown = JSON.parse(await ok(table, ['keys', 'show', 'bob', '--json'])) as { record: KeyRecord };
+    expect(shown.record.expiresAt).toBe(soonExpiry);
+  });
 });
 
 describe('table selection', () => {
@@ -470,6 +496,15 @@ describe('bad command lines', () => {
     throw new Error(`accepted: ${argv.join(' ')}`);
   };
 
+  test('durations: 90m, 12h and 30d from now for --expires and --grace', () => {
+    const now = Date.parse('2026-12-03T10:00:00Z');
+    const env = { CDK_SERVERLESS_LLM_TABLE: 'gateway' };
+    expect(parseGatewayCommand(['keys', 'create', '--name', 'a', '--expires', '90m'], env, now)).toMatchObject({ policy: { expiresAt: '2026-12-03T11:30:00.000Z' } });
+    expect(parseGatewayCommand(['keys', 'create', '--name', 'a', '--expires', '30d'], env, now)).toMatchObject({ policy: { expiresAt: '2027-01-02T10:00:00.000Z' } });
+    expect(parseGatewayCommand(['keys', 'rotate', 'a', '--grace', '12h'], env, now)).toMatchObject({ kind: 'rotate', graceUntil: '2026-12-03T22:00:00.000Z' });
+    expect(parseGatewayCommand(['keys', 'update', 'a', '--expires', 'never'], env, now)).toMatchObject({ change: { expiresAt: null } });
+  });
+
   test.each([
     [['keys', 'create'], '--name is required'],
     [['keys', 'create', '--name', 'bad name'], '--name must be 1-128 characters'],
@@ -498,6 +533,9 @@ describe('bad command lines', () => {
     [['usage', '--since', '2026-12-02', '--until', '2026-12-01'], '--since 2026-12-02 is after --until 2026-12-01'],
     [['usage', '--key', 'a', '--team', 'b'], '--key and --team both choose'],
     [['usage', '--by', 'day'], '--by must be model'],
+    [['keys', 'rotate', 'a', '--grace', '31d'], '--grace must be a duration of at most 30 days'],
+    [['keys', 'rotate', 'a', '--grace', 'tomorrow'], '--grace must be a duration'],
+    [['keys', 'revoke', 'a', '--grace', '1h'], '--grace is not an option of keys revoke'],
   ])('%j is refused: %s', (argv, message) => {
     const text = problem(argv);
     expect(text).toContain(message);
