@@ -1,9 +1,20 @@
 /**
- * `cdk-serverless-llm dev` — runs the StreamingLlmProxy runtime locally (the package's bin; also `npx projen dev`).
+ * The package's bin, `cdk-serverless-llm`: `dev` runs the StreamingLlmProxy runtime locally (also `npx projen dev`);
+ * `keys …` and `usage` manage virtual keys and read spend in the gateway table (./keys-cli.ts).
  */
 import * as fs from 'fs';
 import { parseArgs } from 'util';
 import { connectionHelp, startDevServer, type DevServerOptions } from './server';
+
+const COMMANDS_HELP = `Usage: cdk-serverless-llm <command> [options]
+
+Commands:
+  dev                     run the proxy on this machine (the mock model or Amazon Bedrock)
+  keys create|list|show|update|revoke|rotate
+                          virtual API keys in the gateway table (with your AWS credentials)
+  usage                   spend per day, key, team and model from the gateway table
+
+Run cdk-serverless-llm <command> --help for a command's options.`;
 
 const HELP = `Usage: cdk-serverless-llm dev [options]
 
@@ -83,12 +94,28 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
 }
 
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'keys' || argv[0] === 'usage') {
+    // Loaded only for these commands: the DynamoDB and SSM clients cost the dev server nothing.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runGatewayCommand } = require('./keys-cli') as typeof import('./keys-cli');
+    const code = await runGatewayCommand(argv, process.env, {
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+    });
+    process.exitCode = code;
+    return;
+  }
+  if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
+    process.stdout.write(`${COMMANDS_HELP}\n`);
+    return;
+  }
   let options;
   try {
-    options = parseCommandLine(process.argv.slice(2), process.env);
+    options = parseCommandLine(argv, process.env);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`cdk-serverless-llm: ${err.message}\n\n${HELP}\n`);
+    process.stderr.write(`cdk-serverless-llm: ${err.message}\n\n${argv.length === 0 || !argv.includes('dev') ? COMMANDS_HELP : HELP}\n`);
     process.exit(2);
   }
   if (options === 'help') {

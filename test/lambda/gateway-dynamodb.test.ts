@@ -9,7 +9,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DynamoGateway } from '../../lambda/shared/gateway/dynamodb';
 import { startDevServerProcess, type DevServerProcess } from '../support/dev-server-process';
 import { createGatewayTable, digestOf, disableKey, dynamoClient, putKey } from '../support/gateway-table';
-import { MotoServer, motoEnv } from '../support/moto-server';
+import { MotoServer } from '../support/moto-server';
 
 jest.setTimeout(120_000);
 
@@ -39,8 +39,7 @@ async function items(table: string): Promise<Array<Record<string, unknown>>> {
 }
 
 beforeAll(async () => {
-  moto = new MotoServer();
-  await moto.start();
+  moto = await MotoServer.start();
   client = dynamoClient(moto.url);
 });
 afterAll(async () => {
@@ -116,7 +115,7 @@ describe('two proxy processes on one gateway table (function URL: no VPC, no Red
     table = await newTable();
     await putKey(client, table, 'alice', alice, { limits: { requestsPerMinute: 4 } });
     await putKey(client, table, 'bob', bob, { budgets: { dailyUsd: 0.00002 } });
-    const env = { ...motoEnv(moto.url), PROXY_GATEWAY_TABLE: table, PROXY_GATEWAY_CACHE_TTL_SECONDS: '1' };
+    const env = { ...moto.env(['DYNAMODB']), PROXY_GATEWAY_TABLE: table, PROXY_GATEWAY_CACHE_TTL_SECONDS: '1' };
     [one, two] = await Promise.all([startDevServerProcess({ env }), startDevServerProcess({ env })]);
   });
   afterAll(async () => {
@@ -170,7 +169,7 @@ describe('two proxy processes on one gateway table (function URL: no VPC, no Red
       expect(closed.status).toBe(503);
       expect(closed.body).toContain('Budgets cannot be checked');
     } finally {
-      await moto.start();
+      moto = await MotoServer.start(moto.port);
     }
     expect(one.child.exitCode).toBeNull();
     // moto restarts empty: recreate the table and the key, and the same process serves again.

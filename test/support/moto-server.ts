@@ -1,31 +1,33 @@
 /**
- * moto's standalone server (PyPI `moto[server]`, in the repository's `.venv`: scripts/install-test-prereqs.sh installs
- * it) on a free loopback port, for tests that need the real DynamoDB (and SQS, S3, SSM, Secrets Manager) wire protocol.
- * Its state lives in the process: stop() and start() again is an empty store.
+ * moto's standalone server (PyPI `moto[server]`) on a random loopback port: the real wire protocols of DynamoDB, SSM and
+ * the other AWS services the tests need, without an AWS account. Installed into .venv by
+ * scripts/install-test-prereqs.sh; `MOTO_SERVER` names another moto_server binary.
+ *
+ * Point an SDK client (or a child process) at it with `env()`: AWS_ENDPOINT_URL_<SERVICE>, dummy credentials and a region.
  */
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as net from 'net';
 import * as path from 'path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-export const MOTO_SERVER = process.env.MOTO_SERVER ?? path.join(ROOT, '.venv', 'bin', 'moto_server');
+const INSTALL = 'bash scripts/install-test-prereqs.sh   (or: python3 -m venv .venv && .venv/bin/pip install "moto[server]==5.2.5")';
 
-/** Dummy credentials and the endpoint settings the AWS SDK v3 reads, for a child process or a client. */
-export function motoEnv(url: string): Record<string, string> {
-  return {
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    AWS_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL_DYNAMODB: url,
-    AWS_ENDPOINT_URL_SSM: url,
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
+/** The moto_server binary: MOTO_SERVER, or .venv/bin/moto_server in the repository root. */
+export function motoServerBinary(): string {
+  const bin = process.env.MOTO_SERVER ?? path.join(ROOT, '.venv', 'bin', 'moto_server');
+  if (!fs.existsSync(bin)) {
+    throw new Error(`moto's server is not installed (${bin} is missing). Install it with:  ${INSTALL}`);
+  }
+  return bin;
 }
 
 async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const port = (server.address() as net.AddressInfo).port;
       server.close(() => resolve(port));
@@ -33,49 +35,95 @@ async function freePort(): Promise<number> {
   });
 }
 
+function answers(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get(`${url}/moto-api/`, (res) => {
+      res.resume();
+      resolve(res.statusCode !== undefined && res.statusCode < 500);
+    });
+    req.setTimeout(1000, () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
 export class MotoServer {
-  private child?: ChildProcess;
-  private output = '';
-  public port = 0;
-
-  public get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+  /**
+   * Starts moto_server on a free loopback port (or `port`: a restart where clients already point, with an empty store)
+   * and waits until it answers HTTP (up to 20 s).
+   */
+  static async start(port?: number): Promise<MotoServer> {
+    const bin = motoServerBinary();
+    port ??= await freePort();
+    const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = new MotoServer(child, port);
+    await server.waitUntilReady();
+    return server;
   }
 
-  /** Starts the server (on the same port as before after a stop(), so clients keep their endpoint). */
-  public async start(): Promise<void> {
-    if (!fs.existsSync(MOTO_SERVER)) {
-      throw new Error(`${MOTO_SERVER} is missing: run \`bash scripts/install-test-prereqs.sh\` (it installs moto[server] into .venv)`);
-    }
-    if (this.port === 0) this.port = await freePort();
-    this.output = '';
-    const child = spawn(MOTO_SERVER, ['-H', '127.0.0.1', '-p', String(this.port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    child.stdout!.on('data', (c: Buffer) => { this.output += c.toString(); });
-    child.stderr!.on('data', (c: Buffer) => { this.output += c.toString(); });
-    const started = Date.now();
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`moto_server exited: ${this.output}`);
-      try {
-        const response = await fetch(`${this.url}/moto-api/`);
-        if (response.status < 500) return;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() - started > 30_000) {
-        child.kill('SIGKILL');
-        throw new Error(`moto_server did not answer within 30 s: ${this.output}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  /** `http://127.0.0.1:<port>`: the endpoint of every service moto serves. */
+  public readonly url: string;
+  private log = '';
+  private exitCode: number | null | undefined;
+  private readonly exited: Promise<void>;
+
+  private constructor(private readonly child: ChildProcess, public readonly port: number) {
+    this.url = `http://127.0.0.1:${port}`;
+    const collect = (chunk: Buffer) => {
+      this.log = (this.log + chunk.toString()).slice(-20_000);
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    this.exited = new Promise((resolve) => child.once('exit', (code) => {
+      this.exitCode = code;
+      resolve();
+    }));
   }
 
-  public async stop(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+  /**
+   * Environment for an SDK client or a child process: the per-service endpoints (AWS_ENDPOINT_URL_DYNAMODB, …) set to
+   * this server, dummy credentials, us-east-1, and no shared config or credentials files (so nothing real is read).
+   */
+  env(services: readonly string[] = ['DYNAMODB', 'SSM']): Record<string, string> {
+    const env: Record<string, string> = {
+      AWS_ACCESS_KEY_ID: 'AKIDTESTMOTO',
+      AWS_SECRET_ACCESS_KEY: 'test-secret-for-moto',
+      AWS_REGION: 'us-east-1',
+      AWS_CONFIG_FILE: '/nonexistent/aws-config',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    };
+    for (const service of services) env[`AWS_ENDPOINT_URL_${service}`] = this.url;
+    return env;
+  }
+
+  /** Forgets every resource (moto's reset API), so tests can start from nothing. */
+  async reset(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request(`${this.url}/moto-api/reset`, { method: 'POST' }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`moto reset answered ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.exitCode !== undefined) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  private async waitUntilReady(): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (this.exitCode !== undefined) throw new Error(`moto_server exited with code ${this.exitCode} while starting:\n${this.log}`);
+      if (await answers(this.url)) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await this.stop();
+    throw new Error(`moto_server did not answer on ${this.url} within 20 s:\n${this.log}`);
   }
 }

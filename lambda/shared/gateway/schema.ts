@@ -20,6 +20,7 @@
  * not existing). Counters and spend are added atomically (UpdateItem ADD); a charge is one TransactWriteItems with the
  * request id as ClientRequestToken, so a retried charge is applied once.
  */
+import { createHash } from 'crypto';
 
 /** Key names: what rate limits, sessions, metering and spend are keyed by. */
 export const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$/;
@@ -83,6 +84,16 @@ export const SPEND_FIELDS: readonly (keyof SpendFields)[] = ['usd', 'requests', 
 
 /** Day spend items expire after this many days (TTL); month items after this many days too, counted from month end. */
 export const SPEND_RETENTION_DAYS = 400;
+
+/** The SHA-256 of a presented key, hex: what its key item is found by (`keyPk(keyDigest(key))`). */
+export function keyDigest(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/** A key's hint for listings (KeyRecord.hint): the prefix and four more characters, `sk-llm-AbCd`. */
+export function keyHint(key: string): string {
+  return key.slice(0, (key.startsWith(KEY_PREFIX) ? KEY_PREFIX.length : 0) + 4);
+}
 
 export const keyPk = (digestHex: string): string => `key#${digestHex}`;
 export const KEY_SK = 'key';
