@@ -132,10 +132,13 @@ export function createPowertoolsMeter(options: { serviceName: string; namespace:
       metrics.addMetric('RateLimiterUnavailable', MetricUnit.Count, r.rateLimiterUnavailable ? 1 : 0);
       // Searchable in CloudWatch Logs Insights without becoming dimensions (the contract's only dimension is service).
       if (r.key !== undefined && r.model && (r.estimatedCost !== undefined || r.inputTokens + r.outputTokens > 0)) {
-        // Spend per key and model: its own EMF document with the dimensions service, key and model.
+        // Spend per key (dimensions service, key) and per key and model (service, key, model): their own EMF documents.
         const perKey = metrics.singleMetric();
-        perKey.addDimensions({ key: r.key, model: r.model });
+        perKey.addDimension('key', r.key);
         perKey.addMetric('KeyEstimatedCost', MetricUnit.NoUnit, r.estimatedCost ?? 0);
+        const perModel = metrics.singleMetric();
+        perModel.addDimensions({ key: r.key, model: r.model });
+        perModel.addMetric('KeyEstimatedCost', MetricUnit.NoUnit, r.estimatedCost ?? 0);
       }
       if (r.model) metrics.addMetadata('model', r.model);
       if (r.identity) metrics.addMetadata('identity', r.identity);

@@ -305,6 +305,22 @@ export interface StreamingLlmProxyProps {
 }
 
 /**
+ * Options for `StreamingLlmProxy.metricKeyEstimatedCost()`.
+ */
+export interface KeyMetricOptions extends cloudwatch.MetricOptions {
+  /**
+   * The API key's name (the `key` dimension).
+   * @default 'other' (every caller that is not an API key)
+   */
+  readonly key?: string;
+  /**
+   * A model id, for the spend of the key on that model only.
+   * @default all models
+   */
+  readonly model?: string;
+}
+
+/**
  * A streaming HTTP API in front of Amazon Bedrock that speaks the Anthropic Messages API and the OpenAI Chat
  * Completions API: Lambda (Node.js 24, ARM64, X-Ray, `live` alias) behind a streaming function URL or API Gateway
  * REST API, with API keys in Secrets Manager, least-privilege Bedrock access, alarms, a dashboard and optional
@@ -836,6 +852,22 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
   /** Estimated cost in USD from the catalogue prices (sum over 5 minutes). */
   public metricEstimatedCost(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('EstimatedCost', props);
+  }
+
+  /**
+   * Estimated cost in USD of one API key (sum over 5 minutes), optionally of one model: the runtime's
+   * `KeyEstimatedCost` metric, whose `key` dimension is the key's name (`other` for callers that are not API keys).
+   */
+  public metricKeyEstimatedCost(props: KeyMetricOptions = {}): cloudwatch.Metric {
+    const { key, model, ...options } = props;
+    return new cloudwatch.Metric({
+      namespace: this.metricsNamespace,
+      metricName: 'KeyEstimatedCost',
+      dimensionsMap: { service: this.serviceName, key: key ?? 'other', ...(model ? { model } : {}) },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+      ...options,
+    });
   }
 
   /** Time to first token in milliseconds (p90 over 5 minutes). */

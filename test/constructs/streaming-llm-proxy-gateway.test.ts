@@ -433,3 +433,15 @@ describe('cdk-nag', () => {
     expect(formatFindings(nagFindings(stack))).toEqual([]);
   });
 });
+
+describe('spend per key', () => {
+  test('metricKeyEstimatedCost() reads the runtime\'s KeyEstimatedCost by key, and by key and model', () => {
+    const { proxy } = build({ gateway: ProxyGateway.newTable(), serviceName: 'llm-proxy' });
+    const perKey = proxy.metricKeyEstimatedCost({ key: 'alice' });
+    expect(perKey.metricName).toBe('KeyEstimatedCost');
+    expect(perKey.dimensions).toEqual({ service: 'llm-proxy', key: 'alice' });
+    expect(proxy.metricKeyEstimatedCost({ key: 'alice', model: 'claude-sonnet-4-6' }).dimensions)
+      .toEqual({ service: 'llm-proxy', key: 'alice', model: 'claude-sonnet-4-6' });
+    expect(proxy.metricKeyEstimatedCost().dimensions).toEqual({ service: 'llm-proxy', key: 'other' });
+  });
+});

@@ -107,11 +107,12 @@ describe('createPowertoolsMeter spend per key', () => {
     return lines.join('').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)).filter((d) => d._aws);
   }
 
-  test('a request of a named key also writes KeyEstimatedCost with the key and model dimensions', () => {
+  test('a request of a named key also writes KeyEstimatedCost per key, and per key and model', () => {
     const docs = emfDocs({ ...record, key: 'alice', team: 'search' });
-    const perKey = docs.find((d) => d._aws.CloudWatchMetrics[0].Metrics.some((m: { Name: string }) => m.Name === 'KeyEstimatedCost'))!;
-    expect(perKey._aws.CloudWatchMetrics[0].Dimensions).toEqual([['service', 'key', 'model']]);
-    expect(perKey).toMatchObject({ service: 'llm-proxy-test', key: 'alice', model: 'claude-sonnet-4-6', KeyEstimatedCost: 0.0123 });
+    const perKey = docs.filter((d) => d._aws.CloudWatchMetrics[0].Metrics.some((m: { Name: string }) => m.Name === 'KeyEstimatedCost'));
+    expect(perKey.map((d) => d._aws.CloudWatchMetrics[0].Dimensions)).toEqual([[['service', 'key']], [['service', 'key', 'model']]]);
+    expect(perKey[0]).toMatchObject({ service: 'llm-proxy-test', key: 'alice', KeyEstimatedCost: 0.0123 });
+    expect(perKey[1]).toMatchObject({ service: 'llm-proxy-test', key: 'alice', model: 'claude-sonnet-4-6', KeyEstimatedCost: 0.0123 });
   });
 
   test('without a key (a request refused before authentication) there is no per-key document', () => {
