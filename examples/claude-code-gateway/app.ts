@@ -1,11 +1,12 @@
 import { App, CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, ServerlessChecks } from 'cdk-nag';
-import { ProxyAuth, ProxyWebAcl, StreamingLlmProxy } from '../../src';
+import { BudgetFailureMode, ProxyAuth, ProxyGateway, ProxyWebAcl, StreamingLlmProxy } from '../../src';
 
 /** The name developers put in ANTHROPIC_BASE_URL. */
 export const GATEWAY_DOMAIN = 'llm.example.com';
@@ -53,16 +54,33 @@ export function buildApp(app: App = new App()): App {
       // requests per prompt; a runaway script hits the wall long before the Bedrock bill does.
       webAcl: ProxyWebAcl.managed({ rateLimitPerFiveMinutes: 1000 }),
     },
-    // Per-key limits enforced by the proxy itself (counters per function instance without a shared store).
+    // Every developer's key in the gateway table (`cdk-serverless-llm keys create --name <dev> --monthly-usd 300 …`):
+    // its limits, monthly budget and spend are shared by all function instances, with the function URL kept (no VPC).
+    gateway: ProxyGateway.newTable({ budgetFailureMode: BudgetFailureMode.CLOSED }),
+    // The limits of keys that set none of their own, counted in the gateway table across instances.
     rateLimits: { requestsPerMinute: 120, tokensPerDay: 20_000_000 },
     alarms: {
       errorsPerFiveMinutes: 5,
       upstreamThrottlesPerFiveMinutes: 5,
       tokensPerHour: 50_000_000,
     },
-    // Published for CI and other stacks: /claude-code-gateway/url and /claude-code-gateway/api-key-secret-arn.
+    // Published for CI, the keys CLI and other stacks: /claude-code-gateway/url, /claude-code-gateway/api-key-secret-arn
+    // and /claude-code-gateway/gateway-table.
     parameterPrefix: '/claude-code-gateway',
   });
+  // The platform team's admin role may create, revoke and rotate keys and read spend with the CLI.
+  const keyAdmin = new iam.Role(stack, 'KeyAdmin', {
+    assumedBy: new iam.AccountRootPrincipal(),
+    description: 'Runs cdk-serverless-llm keys and usage against the gateway table',
+  });
+  gateway.grantManageKeys(keyAdmin);
+  for (const id of ['NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy']) {
+    Validations.of(keyAdmin).acknowledge({
+      id,
+      reason: 'The key-admin role\'s only policy is the one grantManageKeys() writes: the gateway table, its name parameter and '
+        + 'its KMS key, nothing else; kept inline so it cannot be attached to another principal.',
+    });
+  }
   const onCall = new sns.Subscription(stack, 'OnCallEmail', {
     topic: gateway.alarmTopic,
     protocol: sns.SubscriptionProtocol.EMAIL,

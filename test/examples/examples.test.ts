@@ -70,7 +70,7 @@ function proxyEnvironment(template: Template): Record<string, unknown> {
 }
 
 describe('reference apps synthesize with zero unacknowledged cdk-nag findings', () => {
-  test('claude-code-gateway: API keys in Secrets Manager, streaming function URL, CloudFront with custom domain and WAF rate rule, alarms', () => {
+  test('claude-code-gateway: API keys in Secrets Manager and the gateway table, streaming function URL, CloudFront with custom domain and WAF rate rule, alarms', () => {
     const { templates, pluginNames } = synthesize(claudeCodeGateway);
     expect(pluginNames).toEqual(expect.arrayContaining(NAG_PACKS));
     const t = templates.ClaudeCodeGateway;
@@ -92,6 +92,10 @@ describe('reference apps synthesize with zero unacknowledged cdk-nag findings', 
     t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'platform-oncall@example.com' });
     t.hasResourceProperties('AWS::SSM::Parameter', { Name: '/claude-code-gateway/url', Value: 'https://llm.example.com/' });
     t.hasResourceProperties('AWS::SSM::Parameter', { Name: '/claude-code-gateway/api-key-secret-arn' });
+    // Per-key limits and monthly budgets shared by every instance, through the gateway table (function URL kept).
+    t.hasResourceProperties('AWS::DynamoDB::Table', { BillingMode: 'PAY_PER_REQUEST', DeletionProtectionEnabled: true });
+    expect(proxyEnvironment(t)).toMatchObject({ PROXY_GATEWAY_TABLE: expect.anything(), PROXY_LIMIT_STORE: 'dynamodb', PROXY_BUDGET_FAILURE_MODE: 'closed' });
+    t.hasResourceProperties('AWS::SSM::Parameter', { Name: '/claude-code-gateway/gateway-table' });
     t.hasOutput('AnthropicBaseUrl', { Value: 'https://llm.example.com' });
   }, SYNTH_TIMEOUT_MS);
 
