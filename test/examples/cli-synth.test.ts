@@ -1,8 +1,8 @@
 /**
  * The reference apps the way a user runs them: the CDK CLI itself (the pinned `aws-cdk` devDependency, what
- * `npx aws-cdk@2 synth` runs) in each example's folder, with no AWS credentials in the environment. The lookups the
- * apps need are answered by each folder's committed cdk.context.json; synthesis must succeed offline and leave no file
- * git does not already ignore or track.
+ * `npx aws-cdk@2 synth` runs) in each example's folder, with no AWS credentials in the environment. No app needs a
+ * context lookup (VpcRedisSessions takes its zones from Fn::GetAZs unless told otherwise) and no folder commits a
+ * cdk.context.json: synthesis must succeed offline and leave no file git does not already ignore or track.
  *
  * The Python and Java apps run the steps of their README.md as written (the `<!-- steps:LANG -->` block, in bash, with
  * `npx aws-cdk@2` answered by the pinned CLI), in a copy of the checkout's layout (the example folder, the chat page and
