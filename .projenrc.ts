@@ -171,9 +171,10 @@ const testAll = project.addTask('test:all', {
 });
 // First, one clear message when a machine prerequisite is missing (instead of a cascade of test failures).
 testAll.exec('bash scripts/install-test-prereqs.sh --check');
-// The build steps one by one (build's own `package` step would package every language again outside CI), then every
-// language's package once.
-for (const step of ['default', 'pre-compile', 'compile', 'post-compile', 'test', 'package-all']) {
+// The build steps one by one (build's own `package` step would package every language again outside CI), with every
+// language's package built once, before jest: the tests that use the library as a consumer does (the Python and Java
+// apps under the CDK CLI, the npm consumer app) reuse dist/ instead of packaging again (test/support/built-packages.ts).
+for (const step of ['default', 'pre-compile', 'compile', 'post-compile', 'package-all', 'test']) {
   testAll.spawn(project.tasks.tryFind(step)!);
 }
 testAll.spawn(testBindings);

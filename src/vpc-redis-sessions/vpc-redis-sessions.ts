@@ -14,6 +14,7 @@ import { SESSIONS_USER_ACCESS_STRING } from './access-string';
 import { CacheAuth, CacheAuthMode } from './auth';
 import { CacheEngine } from './engine';
 import { bundledCode } from '../core/assets';
+import { deployTimeAvailabilityZones, isEnvSpecific, withStackAvailabilityZones } from '../core/availability-zones';
 import { acknowledgeNag } from '../core/nag';
 import { IProxySessionStore } from '../streaming-llm-proxy/session-store';
 
@@ -50,6 +51,15 @@ export interface VpcRedisSessionsProps {
    * @default a new VPC with private isolated subnets in two Availability Zones, no NAT gateway, flow logs, and interface endpoints
    */
   readonly vpc?: ec2.IVpc;
+
+  /**
+   * The Availability Zones of the VPC the construct creates (two or more when `replicas` > 0), e.g.
+   * `['us-east-1a', 'us-east-1b']`. To use the CDK's context lookup instead (`cdk synth` then needs AWS credentials or a
+   * cdk.context.json), pass `Stack.of(this).availabilityZones.slice(0, 2)`. Not allowed together with `vpc`.
+   * @default the region's first two Availability Zones, resolved at deploy time (`Fn::GetAZs`), so synthesis never
+   * looks them up, even in a stack with a concrete account and region
+   */
+  readonly availabilityZones?: string[];
 
   /**
    * The subnets for the cache and for the functions that connect to it.
@@ -246,7 +256,10 @@ export class VpcRedisSessions extends Construct implements IProxySessionStore, e
 
     // --- network --------------------------------------------------------------------------------------------------
     const ownVpc = props.vpc === undefined;
-    this.vpc = props.vpc ?? this.createVpc(logRetention);
+    if (props.vpc && props.availabilityZones) {
+      throw new Error('availabilityZones applies only to the VPC VpcRedisSessions creates; with your own `vpc`, choose zones through `vpcSubnets`.');
+    }
+    this.vpc = props.vpc ?? this.createVpc(logRetention, props.availabilityZones);
     this.selection = props.vpcSubnets ?? {
       subnetType: this.vpc.privateSubnets.length > 0 ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED,
     };
@@ -475,14 +488,31 @@ export class VpcRedisSessions extends Construct implements IProxySessionStore, e
     return Stack.of(this).formatArn({ service: 'elasticache', resource, resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
   }
 
-  private createVpc(retention: logs.RetentionDays): ec2.IVpc {
-    const vpc = new ec2.Vpc(this, 'Vpc', {
-      maxAzs: 2,
+  private createVpc(retention: logs.RetentionDays, zones: string[] | undefined): ec2.IVpc {
+    const stack = Stack.of(this);
+    if (zones !== undefined) {
+      if (zones.length === 0) throw new Error('availabilityZones is empty; name at least one zone (two when `replicas` > 0), or leave it out.');
+      // While a context lookup is pending the CDK answers placeholders (dummy1a, …) and synthesizes again afterwards.
+      const wrong = zones.filter((az) => !Token.isUnresolved(az) && !Token.isUnresolved(stack.region) && !az.startsWith(stack.region) && !/^dummy1[a-z]$/.test(az));
+      if (wrong.length > 0) {
+        throw new Error(`availabilityZones ${wrong.join(', ')} are not in the stack's region ${stack.region}; name zones of ${stack.region} (e.g. ${stack.region}a).`);
+      }
+    }
+    const vpcProps: ec2.VpcProps = {
       natGateways: 0,
       subnetConfiguration: [{ name: 'Cache', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
       // Nothing uses the default security group: strip its rules.
       restrictDefaultSecurityGroup: true,
-    });
+    };
+    let vpc: ec2.Vpc;
+    if (isEnvSpecific(stack)) {
+      // ec2.Vpc would look the zones up (a context lookup that needs credentials): use the given ones or Fn::GetAZs.
+      const azs = zones ?? deployTimeAvailabilityZones(stack, 2);
+      vpc = withStackAvailabilityZones(stack, azs, () => new ec2.Vpc(this, 'Vpc', { ...vpcProps, availabilityZones: azs }));
+    } else {
+      // An environment-agnostic stack's zones are Fn::GetAZs already (no lookup).
+      vpc = new ec2.Vpc(this, 'Vpc', zones ? { ...vpcProps, availabilityZones: zones } : { ...vpcProps, maxAzs: 2 });
+    }
     const flowLogs = new logs.LogGroup(this, 'FlowLogs', { retention, encryptionKey: this.encryptionKey });
     // The flow-log role's permissions live in a managed policy scoped to its log group (no inline policy).
     const role = new iam.Role(this, 'FlowLogRole', {

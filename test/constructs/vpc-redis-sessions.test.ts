@@ -554,6 +554,67 @@ describe('VpcRedisSessions props', () => {
   });
 });
 
+describe('VpcRedisSessions Availability Zones: no lookup unless you ask for one', () => {
+  /** The context lookups `cdk synth` would have to make (with AWS credentials) for this app. */
+  function lookups(app: App): string[] {
+    return (app.synth().manifest.missing ?? []).map((m) => m.key);
+  }
+  function subnetZones(stack: Stack): unknown[] {
+    return Object.values(Template.fromStack(stack).findResources('AWS::EC2::Subnet')).map((r) => r.Properties.AvailabilityZone);
+  }
+
+  test('in a stack with account and region, the default VPC takes the region\'s first two zones at deploy time (Fn::GetAZs), with no lookup', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack', { env: ENV });
+    new VpcRedisSessions(stack, 'Sessions');
+    expect(subnetZones(stack)).toEqual([0, 1].map((i) => ({ 'Fn::Select': [i, { 'Fn::GetAZs': 'us-east-1' }] })));
+    expect(lookups(app)).toEqual([]);
+    // The stack itself is left as it was: its own availabilityZones is still the CDK's (a lookup, when asked for).
+    expect(Object.getOwnPropertyDescriptor(stack, 'availabilityZones')).toBeUndefined();
+  });
+
+  test('availabilityZones: named zones are used as they are, with no context and no lookup', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack', { env: ENV });
+    new VpcRedisSessions(stack, 'Sessions', { availabilityZones: ['us-east-1b', 'us-east-1d'] });
+    expect(subnetZones(stack)).toEqual(['us-east-1b', 'us-east-1d']);
+    expect(lookups(app)).toEqual([]);
+  });
+
+  test('availabilityZones: passing the stack\'s own zones is the CDK context lookup, answered by cdk.context.json when present', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack', { env: ENV });
+    new VpcRedisSessions(stack, 'Sessions', { availabilityZones: stack.availabilityZones.slice(0, 2) });
+    expect(lookups(app)).toEqual(['availability-zones:account=123456789012:region=us-east-1']);
+
+    const withContext = new App({ context: { 'availability-zones:account=123456789012:region=us-east-1': ['us-east-1a', 'us-east-1b', 'us-east-1c'] } });
+    const known = new Stack(withContext, 'Stack', { env: ENV });
+    new VpcRedisSessions(known, 'Sessions', { availabilityZones: known.availabilityZones.slice(0, 2) });
+    expect(subnetZones(known)).toEqual(['us-east-1a', 'us-east-1b']);
+    expect(lookups(withContext)).toEqual([]);
+  });
+
+  test('in an environment-agnostic stack, the zones are Fn::GetAZs as ec2.Vpc makes them, or the ones named', () => {
+    const app = new App();
+    const agnostic = new Stack(app, 'Agnostic');
+    new VpcRedisSessions(agnostic, 'Sessions');
+    const named = new Stack(app, 'Named');
+    new VpcRedisSessions(named, 'Sessions', { availabilityZones: ['eu-west-1a', 'eu-west-1c'] });
+    expect(subnetZones(agnostic)).toEqual([0, 1].map((i) => ({ 'Fn::Select': [i, { 'Fn::GetAZs': '' }] })));
+    expect(subnetZones(named)).toEqual(['eu-west-1a', 'eu-west-1c']);
+    expect(lookups(app)).toEqual([]);
+  });
+
+  test('availabilityZones: empty, of another region, one zone for Multi-AZ, or with your own vpc are synth errors naming the prop', () => {
+    expect(() => build({ availabilityZones: [] })).toThrow(/availabilityZones is empty/);
+    expect(() => build({ availabilityZones: ['us-east-1a', 'eu-west-1a'] })).toThrow(/availabilityZones eu-west-1a are not in the stack's region us-east-1/);
+    expect(() => build({ availabilityZones: ['us-east-1a'] })).toThrow(/needs subnets in two Availability Zones/);
+    expect(() => build({ availabilityZones: ['us-east-1a'], replicas: 0 })).not.toThrow();
+    const stack = newStack();
+    expect(() => new VpcRedisSessions(stack, 'Own', { vpc: userVpc(stack), availabilityZones: ['us-east-1a', 'us-east-1b'] })).toThrow(/availabilityZones applies only to the VPC VpcRedisSessions creates/);
+  });
+});
+
 describe('VpcRedisSessions cdk-nag (AwsSolutions, Serverless, NIST 800-53 R5, HIPAA Security)', () => {
   test('has no unacknowledged findings in the default configuration', () => {
     const { stack } = build();

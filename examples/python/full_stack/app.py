@@ -4,8 +4,8 @@ All four constructs in one stack: a chat page on CloudFront whose /api/* streams
 with sessions and rate limits in ElastiCache, deployed by GitHub Actions. test/bindings/python-full-stack.sh
 synthesizes it and checks that it has the same resources (logical ids and types) as the TypeScript app.
 
-    python3 -m venv .venv && .venv/bin/pip install -r requirements.txt
-    npx aws-cdk@2 synth    # or: .venv/bin/python app.py
+    python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.txt
+    npx aws-cdk@2 synth    # or: python app.py (README.md has the steps)
 """
 import os
 from typing import Optional
