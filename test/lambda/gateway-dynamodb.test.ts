@@ -4,10 +4,13 @@
  * PROXY_GATEWAY_TABLE, like two Lambda instances with a function URL) sharing one per-key limit and one budget, a key
  * revoked in the table stopping within the cache TTL, and the table going away mid-run.
  */
+import { execFile } from 'child_process';
+import { promisify } from 'util';
+import Anthropic from '@anthropic-ai/sdk';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DynamoGateway } from '../../lambda/shared/gateway/dynamodb';
-import { startDevServerProcess, type DevServerProcess } from '../support/dev-server-process';
+import { DEV_SERVER_BUNDLE, startDevServerProcess, type DevServerProcess } from '../support/dev-server-process';
 import { createGatewayTable, digestOf, disableKey, dynamoClient, putKey } from '../support/gateway-table';
 import { MotoServer } from '../support/moto-server';
 
@@ -177,5 +180,31 @@ describe('two proxy processes on one gateway table (function URL: no VPC, no Red
     await putKey(client, table, 'erin', erin, { budgets: { monthlyUsd: 100 } });
     expect((await call(one, erin)).status).toBe(200);
     expect(one.output()).toContain('the spend store is unavailable');
+  });
+});
+
+describe('the keys CLI end to end: create, use with the Anthropic SDK, usage, revoke', () => {
+  test('a key the CLI creates works at once, its usage shows the tokens and cost, and once revoked it is a 401', async () => {
+    const table = await newTable();
+    const env = { ...process.env, ...moto.env(['DYNAMODB']), NODE_NO_WARNINGS: '1' };
+    const cli = async (...args: string[]) => (await promisify(execFile)(process.execPath, [DEV_SERVER_BUNDLE, ...args, '--table', table], { env })).stdout;
+    const created = JSON.parse(await cli('keys', 'create', '--name', 'grace', '--team', 'apps', '--monthly-usd', '50', '--json')) as { key: string };
+    expect(created.key).toMatch(/^sk-llm-/);
+    const proxy = await startDevServerProcess({ env: { ...moto.env(['DYNAMODB']), PROXY_GATEWAY_TABLE: table, PROXY_GATEWAY_CACHE_TTL_SECONDS: '1' } });
+    try {
+      const anthropic = new Anthropic({ baseURL: proxy.url, apiKey: created.key, maxRetries: 0 });
+      const message = await anthropic.messages.create({ model: MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'Hello [[mock: words=20]]' }] });
+      const usage = JSON.parse(await cli('usage', '--key', 'grace', '--json')) as { total: { requests: number; inputTokens: number; outputTokens: number; usd: number } };
+      // claude-haiku-4-5 list prices: $1 input, $5 output per million tokens.
+      expect(usage.total).toMatchObject({ requests: 1, inputTokens: message.usage.input_tokens, outputTokens: message.usage.output_tokens });
+      expect(usage.total.usd).toBeCloseTo((message.usage.input_tokens * 1 + message.usage.output_tokens * 5) / 1e6, 9);
+      expect(await cli('keys', 'revoke', 'grace')).toContain('Revoked key grace');
+      await new Promise((r) => setTimeout(r, 1_200));
+      const error = await anthropic.messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'again' }] }).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(Anthropic.AuthenticationError);
+      expect((error as Error).message).toContain('This API key has been revoked.');
+    } finally {
+      await proxy.stop();
+    }
   });
 });
