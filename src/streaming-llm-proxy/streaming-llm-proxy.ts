@@ -1313,6 +1313,18 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
         width: 12,
       }),
     );
+    if (this.gatewayTable) {
+      // One line per API key (the ten that spent most in the period), from the runtime's per-key spend metric.
+      dashboard.addWidgets(new cloudwatch.GraphWidget({
+        title: 'Spend per key, top 10 (USD)',
+        left: [new cloudwatch.MathExpression({
+          expression: `SORT(SEARCH('{${this.metricsNamespace},service,key} MetricName="KeyEstimatedCost" service="${this.serviceName}"', 'Sum', 300), SUM, DESC, 10)`,
+          label: '',
+          period: Duration.minutes(5),
+        })],
+        width: 24,
+      }));
+    }
     return dashboard;
   }
 

@@ -445,3 +445,18 @@ describe('spend per key', () => {
     expect(proxy.metricKeyEstimatedCost().dimensions).toEqual({ service: 'llm-proxy', key: 'other' });
   });
 });
+
+describe('dashboard', () => {
+  test('with the gateway, the dashboard shows the ten keys that spent most, from KeyEstimatedCost', () => {
+    const { template } = build({ gateway: ProxyGateway.newTable(), serviceName: 'llm-proxy' });
+    const body = JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'));
+    expect(body).toContain('Spend per key, top 10 (USD)');
+    expect(body).toContain('SORT(SEARCH(');
+    expect(body).toContain('MetricName=\\\\\\"KeyEstimatedCost\\\\\\" service=\\\\\\"llm-proxy\\\\\\"');
+  });
+
+  test('without it, there is no per-key widget', () => {
+    const { template } = build({ serviceName: 'llm-proxy' });
+    expect(JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'))).not.toContain('Spend per key');
+  });
+});
