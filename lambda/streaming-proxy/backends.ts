@@ -30,7 +30,9 @@ export function createBackends(config: ProxyConfig, warn?: (message: string, det
   return {
     limiter: limiter(config, redis, gateway),
     sessions: sessions(config, redis),
-    spend: gateway ?? new MemorySpendStore(),
+    // The gateway table when there is one; else Redis when the limits live there (budgets shared across instances);
+    // else this process's memory.
+    spend: gateway ?? (config.limitStore === 'redis' ? redis!.spend : new MemorySpendStore()),
     keys: gateway,
   };
 }

@@ -12,11 +12,13 @@ import type { RedisConnectionConfig } from './config';
 import { connectionFromConfig, RedisConnection, type RedisConnectionOptions } from './connection';
 import { RedisRateLimiter } from './limiter';
 import { RedisSessionStore } from './session-store';
+import { RedisSpendStore } from './spend';
 
 export { connectionConfig, type RedisConnectionConfig, type RedisAuthConfig, type RedisEnvSettings } from './config';
 export { RedisConnection, RedisUnavailableError, connectionFromConfig, type RedisConnectionOptions, type RedisCredentials } from './connection';
 export { RedisRateLimiter, type RedisRateLimiterOptions } from './limiter';
 export { RedisSessionStore, type RedisSessionStoreOptions } from './session-store';
+export { RedisSpendStore } from './spend';
 export { IamTokenSigner } from './iam-token';
 
 export interface RedisBackendsOptions {
@@ -36,6 +38,8 @@ export interface RedisBackends {
   readonly connection: RedisConnection;
   readonly limiter: RedisRateLimiter;
   readonly sessions: RedisSessionStore;
+  /** Spend per key for budgets (when there is no gateway table). */
+  readonly spend: RedisSpendStore;
 }
 
 /** A limiter and a session store sharing one connection. */
@@ -45,5 +49,6 @@ export function createRedisBackends(config: RedisConnectionConfig, options: Redi
     connection,
     limiter: new RedisRateLimiter({ connection, failureMode: options.failureMode, onUnavailable: options.onUnavailable }),
     sessions: new RedisSessionStore({ connection, ttlSeconds: options.sessionTtlSeconds, maxBytes: options.sessionMaxBytes }),
+    spend: new RedisSpendStore(connection),
   };
 }
