@@ -44,6 +44,7 @@ export class RedisSpendStore implements SpendStore {
     if (nano <= 0) return;
     const keys = spendKeys(c.key, c.nowMs);
     const marker = `${KEY_PREFIX}sp:${keys.tag}:c:${c.requestId}`;
-    await this.connection.run((client) => CHARGE.run(client, [marker, keys.day, keys.month], [nano, DAY_TTL_SECONDS, MONTH_TTL_SECONDS, MARKER_TTL_SECONDS]));
+    const args = [nano, DAY_TTL_SECONDS, MONTH_TTL_SECONDS, MARKER_TTL_SECONDS];
+    await this.connection.run((client) => CHARGE.run(client, [marker, keys.day, keys.month], args));
   }
 }
