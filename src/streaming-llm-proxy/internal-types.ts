@@ -2,7 +2,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import type { ProxyAuthMode } from './auth';
+import type { ProxyAuthMode } from './auth-mode';
 
 // Types shared between the construct and its option classes; not part of the public API (not re-exported).
 
