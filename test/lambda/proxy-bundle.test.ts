@@ -9,6 +9,10 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { createGatewayTable, dynamoClient, putKey } from '../support/gateway-table';
+import { MotoServer } from '../support/moto-server';
 import { FakeSecretsManager, RedisTestServer } from '../support/redis-server';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -168,5 +172,39 @@ describe('the bundled proxy (assets/streaming-proxy)', () => {
       const stored = redis.cli('--scan').split('\n').filter((k) => k.includes('bundle-session-1'));
       expect(stored.length).toBe(1);
     }, 60_000);
+  });
+
+  describe('with the gateway table (moto)', () => {
+    let moto: MotoServer;
+    let client: DynamoDBClient;
+    beforeAll(async () => {
+      moto = await MotoServer.start();
+      client = dynamoClient(moto.url);
+      await createGatewayTable(client, 'bundle-gateway');
+      await putKey(client, 'bundle-gateway', 'ada', 'sk-llm-bundle-ada-0123456789abcdef', { budgets: { monthlyUsd: 10 } });
+    });
+    afterAll(async () => {
+      client?.destroy();
+      await moto?.stop();
+    });
+
+    test('loads gateway.js, authenticates a table key, and charges its spend; an unknown key is a 401', async () => {
+      const withKey = (key: string) => {
+        const event = messagesEvent('hello from the bundle') as { headers: Record<string, string> };
+        return { ...event, headers: { ...event.headers, 'x-api-key': key } };
+      };
+      const env = { ...BASE_ENV, ...moto.env(['DYNAMODB']), PROXY_AUTH_MODE: 'api-keys', PROXY_GATEWAY_TABLE: 'bundle-gateway' };
+      const { lines } = await run(env, [withKey('sk-llm-bundle-ada-0123456789abcdef'), withKey('sk-llm-not-a-key-0123456789abcdef')]);
+      expect(lines.map((l) => l.status).slice(0, 2)).toEqual([200, 401]);
+      expect(lines[2].loaded).toContain('gateway.js');
+      expect(lines[2].loaded).not.toContain('redis.js');
+      const spend = await client.send(new GetItemCommand({ TableName: 'bundle-gateway', Key: marshall({ pk: 'spend#key#ada', sk: `month#${new Date().toISOString().slice(0, 7)}` }) }));
+      expect(Number(spend.Item?.requests?.N)).toBe(1);
+    }, 60_000);
+
+    test('a proxy without the table never loads gateway.js', async () => {
+      const { lines } = await run(BASE_ENV, [messagesEvent('hi')]);
+      expect(lines[1].loaded).not.toContain('gateway.js');
+    });
   });
 });
