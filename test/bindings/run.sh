@@ -90,6 +90,9 @@ echo "bindings: aws-cdk-lib $CDK_VERSION, cdk-serverless-llm $LIB_VERSION, langu
 # its own log, reported in order once all are done.
 for lang in "${languages[@]}"; do
   (
+    # Each language its own jsii package cache: two JVMs (java, full_stack_java) extracting this library into one
+    # shared cache race for its lock, and the loser fails with EEXIST when the extraction outlasts the lock's retries.
+    export JSII_RUNTIME_PACKAGE_CACHE_ROOT="$WORK/jsii-cache-$lang"
     t0=$(date +%s)
     ("${lang}_smoke") >"$WORK/$lang.log" 2>&1
     echo "$? $(($(date +%s) - t0))" >"$WORK/$lang.result"
