@@ -76,6 +76,8 @@ export interface ProxyConfig {
   readonly gateway?: { readonly tableName: string; readonly cacheTtlSeconds: number };
   /** What budgets do when spend cannot be read: refuse with 503 (closed, the default) or admit. */
   readonly budgetFailureMode: 'open' | 'closed';
+  /** Message Batches (docs/batches.md): limits always; the AWS stores when PROXY_BATCH_TABLE is set. */
+  readonly batches: BatchConfig;
   /** Set when the limit store or the session store is Redis. */
   readonly redis?: RedisConfig;
   readonly serviceName: string;
@@ -85,6 +87,18 @@ export interface ProxyConfig {
   readonly region?: string;
   /** The standard SDK endpoint settings, for upstream calls that do not go through a generated SDK command. */
   readonly endpoints: { readonly bedrockRuntime?: string; readonly all?: string };
+}
+
+/** Message Batches: the deployed stores (all three set by the construct's `batches` option, or none) and the limits. */
+export interface BatchConfig {
+  /** DynamoDB table (PROXY_BATCH_TABLE), SQS queue (PROXY_BATCH_QUEUE_URL) and S3 bucket (PROXY_BATCH_BUCKET). */
+  readonly aws?: { readonly tableName: string; readonly queueUrl: string; readonly bucket: string };
+  /** Requests per batch (PROXY_BATCH_MAX_REQUESTS, default 10,000; Anthropic allows 100,000). */
+  readonly maxRequests: number;
+  /** Worker: deliveries of one request before a throttled or failing request ends `errored` (PROXY_BATCH_MAX_ATTEMPTS, 3). */
+  readonly maxAttempts: number;
+  /** Worker: model calls per delivery, with backoff, before the delivery gives up (PROXY_BATCH_CALL_ATTEMPTS, 3). */
+  readonly callAttempts: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -108,6 +122,7 @@ export function loadConfig(env: Env): ProxyConfig {
     limitFailureMode: oneOf(env, 'PROXY_LIMIT_FAILURE_MODE', ['open', 'closed'] as const, 'open'),
     gateway,
     budgetFailureMode: oneOf(env, 'PROXY_BUDGET_FAILURE_MODE', ['open', 'closed'] as const, 'closed'),
+    batches: batchConfig(env),
     sessions,
     sessionTtlSeconds: integer(env, 'PROXY_SESSION_TTL_SECONDS', 86_400, 1),
     sessionMaxBytes: integer(env, 'PROXY_SESSION_MAX_BYTES', 1_048_576, 1024),
@@ -228,6 +243,27 @@ function gatewayConfig(env: Env): ProxyConfig['gateway'] {
   if (tableName === undefined) return undefined;
   if (!/^[A-Za-z0-9_.-]{3,255}$/.test(tableName)) throw new ConfigError('PROXY_GATEWAY_TABLE', `must be a DynamoDB table name; got ${shown(tableName)}`);
   return { tableName, cacheTtlSeconds: integer(env, 'PROXY_GATEWAY_CACHE_TTL_SECONDS', 30, 0) };
+}
+
+/** PROXY_BATCH_TABLE, PROXY_BATCH_QUEUE_URL and PROXY_BATCH_BUCKET: all three or none. */
+function batchConfig(env: Env): BatchConfig {
+  const tableName = text(env, 'PROXY_BATCH_TABLE');
+  const queueUrl = text(env, 'PROXY_BATCH_QUEUE_URL');
+  const bucket = text(env, 'PROXY_BATCH_BUCKET');
+  const limits = {
+    maxRequests: integer(env, 'PROXY_BATCH_MAX_REQUESTS', 10_000, 1),
+    maxAttempts: integer(env, 'PROXY_BATCH_MAX_ATTEMPTS', 3, 1),
+    callAttempts: integer(env, 'PROXY_BATCH_CALL_ATTEMPTS', 3, 1),
+  };
+  if (limits.maxRequests > 100_000) throw new ConfigError('PROXY_BATCH_MAX_REQUESTS', `must be at most 100000 (Anthropic's limit); got ${limits.maxRequests}`);
+  if (tableName === undefined && queueUrl === undefined && bucket === undefined) return limits;
+  const missing = ([['PROXY_BATCH_TABLE', tableName], ['PROXY_BATCH_QUEUE_URL', queueUrl], ['PROXY_BATCH_BUCKET', bucket]] as const)
+    .filter(([, v]) => v === undefined).map(([n]) => n);
+  if (missing.length > 0) throw new ConfigError(missing[0], 'is required with the other batch settings (PROXY_BATCH_TABLE, PROXY_BATCH_QUEUE_URL, PROXY_BATCH_BUCKET: all three or none)');
+  if (!/^[A-Za-z0-9_.-]{3,255}$/.test(tableName!)) throw new ConfigError('PROXY_BATCH_TABLE', `must be a DynamoDB table name; got ${shown(tableName!)}`);
+  if (!/^https?:\/\/\S+$/.test(queueUrl!)) throw new ConfigError('PROXY_BATCH_QUEUE_URL', `must be an SQS queue URL; got ${shown(queueUrl!)}`);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket!)) throw new ConfigError('PROXY_BATCH_BUCKET', `must be an S3 bucket name; got ${shown(bucket!)}`);
+  return { ...limits, aws: { tableName: tableName!, queueUrl: queueUrl!, bucket: bucket! } };
 }
 
 function authConfig(env: Env, gateway: boolean): AuthConfig {

@@ -1,0 +1,168 @@
+/**
+ * Message Batches (POST /v1/messages/batches …): what the proxy's batch endpoints and the batch worker need from their
+ * stores, independent of where they live — in memory for the dev server and tests (./memory.ts), or DynamoDB (the
+ * batch and per-request state), SQS (one message per request) and S3 (the submitted input and each result) when
+ * deployed (./aws.ts, loaded lazily). See docs/batches.md.
+ *
+ * Life of a batch:
+ *   submit   the whole body's requests are validated; the input (one JSONL object, one line per request, in order) is
+ *            written to the objects store, the batch and one state item per request to the batch store, then one job
+ *            per request to the queue.
+ *   work     the worker takes a job, reads its line by byte range, calls the model (retrying throttling), writes the
+ *            result line, charges the key, then `finish`es the request. `finish` is conditional on the request not
+ *            having ended, so a job delivered twice (a worker killed mid-request, an SQS redelivery) ends once: the
+ *            result object is overwritten with an equivalent line and the counts move once.
+ *   cancel   the batch becomes `canceling`; jobs taken after that end `canceled` without a model call.
+ *   expire   a request not ended by `expiresAt` (24 h) ends `expired` (when its job is taken, or when the batch is read).
+ *   end      the batch is `ended` when no request is processing; its results are the result lines in request order.
+ */
+
+/** Anthropic's processing_status. */
+export type BatchStatus = 'in_progress' | 'canceling' | 'ended';
+
+/** How one request ended (Anthropic's result.type). */
+export type BatchResultType = 'succeeded' | 'errored' | 'canceled' | 'expired';
+
+export interface RequestCounts {
+  readonly processing: number;
+  readonly succeeded: number;
+  readonly errored: number;
+  readonly canceled: number;
+  readonly expired: number;
+}
+
+export interface BatchRecord {
+  /** `msgbatch_` + 24 random base62-ish characters; sortable by creation time (see newBatchId). */
+  readonly id: string;
+  /** The identity that submitted it (Identity.id): only it can see, cancel, read or delete the batch. */
+  readonly owner: string;
+  /** The submitting key's team, for the charges. */
+  readonly team?: string;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  /** Epoch ms: createdAt + 24 h; requests not ended by then end `expired`. */
+  readonly expiresAt: number;
+  /** How many requests the batch has. */
+  readonly total: number;
+  readonly status: BatchStatus;
+  readonly counts: RequestCounts;
+  readonly cancelInitiatedAt?: number;
+  readonly endedAt?: number;
+}
+
+/** One request of a batch: its place in the input object. */
+export interface BatchRequestRef {
+  /** 0-based position in the submitted `requests` array (and in the results). */
+  readonly index: number;
+  readonly customId: string;
+  /** Byte range [start, end) of its line (the request's `params` JSON) in the input object. */
+  readonly start: number;
+  readonly end: number;
+}
+
+/** A request's state: its ref, and how it ended (undefined: still processing). */
+export interface BatchRequestState extends BatchRequestRef {
+  readonly result?: BatchResultType;
+}
+
+export interface BatchPage {
+  /** Newest first. */
+  readonly batches: BatchRecord[];
+  readonly hasMore: boolean;
+}
+
+export interface BatchStore {
+  /** Writes the batch (status in_progress, every request processing) and its request states. */
+  create(batch: BatchRecord, requests: readonly BatchRequestRef[]): Promise<void>;
+  get(id: string): Promise<BatchRecord | undefined>;
+  /** One request's state, or undefined when the batch or index does not exist. */
+  request(id: string, index: number): Promise<BatchRequestState | undefined>;
+  /** Every request's state, in index order. */
+  requests(id: string): Promise<BatchRequestState[]>;
+  /**
+   * An owner's batches, newest first; `afterId` continues after that batch (older ones), `beforeId` gives the ones newer
+   * than it (Anthropic's pagination; the SDK's `list()` follows `last_id` with `after_id`).
+   */
+  list(owner: string, options: { readonly limit: number; readonly afterId?: string; readonly beforeId?: string }): Promise<BatchPage>;
+  /** in_progress → canceling (cancelInitiatedAt = nowMs); any other status unchanged. Returns the batch after. */
+  cancel(id: string, nowMs: number): Promise<BatchRecord | undefined>;
+  /**
+   * Ends one request: only if it has not ended, atomically with the batch's counts (processing − 1, the result's + 1).
+   * Returns true when this call ended it, false when it had already ended (a duplicate delivery). Either way, when no
+   * request is left processing the batch becomes `ended` (endedAt = nowMs) — so a retry after a crash between the two
+   * still ends the batch.
+   */
+  finish(id: string, index: number, result: BatchResultType, nowMs: number): Promise<boolean>;
+  /** Removes the batch and its request states (the caller checks it has ended). */
+  delete(id: string): Promise<void>;
+}
+
+/** One job per request. */
+export interface BatchJob {
+  readonly batchId: string;
+  readonly index: number;
+}
+
+export interface BatchQueue {
+  send(jobs: readonly BatchJob[]): Promise<void>;
+}
+
+/** The input and result objects (S3 when deployed: KMS, TLS only, expiring after 29 days). */
+export interface BatchObjects {
+  put(key: string, body: string | Buffer): Promise<void>;
+  /** The object (or bytes [start, end) of it); undefined when it does not exist. */
+  get(key: string, range?: { readonly start: number; readonly end: number }): Promise<Buffer | undefined>;
+  /** Removes every object under the prefix. */
+  deletePrefix(prefix: string): Promise<void>;
+}
+
+/** Where a batch's objects live. */
+export const batchKeys = {
+  prefix: (batchId: string): string => `batches/${batchId}/`,
+  input: (batchId: string): string => `batches/${batchId}/input.jsonl`,
+  result: (batchId: string, index: number): string => `batches/${batchId}/results/${String(index).padStart(6, '0')}.json`,
+};
+
+/** The three stores a proxy with batches needs. */
+export interface BatchBackends {
+  readonly store: BatchStore;
+  readonly queue: BatchQueue;
+  readonly objects: BatchObjects;
+}
+
+export const BATCH_TTL_MS = 24 * 3600 * 1000;
+/** Results (and the batch) are kept 29 days after creation, as Anthropic keeps them. */
+export const BATCH_RETENTION_DAYS = 29;
+
+export function emptyCounts(processing: number): RequestCounts {
+  return { processing, succeeded: 0, errored: 0, canceled: 0, expired: 0 };
+}
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * `msgbatch_` + a ULID-style id: 10 characters of creation time then 16 random ones (Crockford base32), so ids sort by
+ * creation time (newest last) and a listing can page on them.
+ */
+export function newBatchId(nowMs: number, random: (n: number) => Buffer): string {
+  let time = '';
+  let t = Math.floor(nowMs);
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  const bytes = random(16);
+  let rest = '';
+  for (let i = 0; i < 16; i++) rest += CROCKFORD[bytes[i] % 32];
+  return `msgbatch_${time}${rest}`;
+}
+
+/** The batch worker: one job at a time (lambda/streaming-proxy/batches/worker.ts). */
+export interface BatchWorker {
+  /**
+   * Processes one job. 'retry': leave it for a later delivery (the model was throttled or failed on every call of this
+   * delivery, and `attempt` < PROXY_BATCH_MAX_ATTEMPTS); 'done': the request has ended (or had already ended).
+   * `attempt` is the 1-based delivery count (SQS ApproximateReceiveCount).
+   */
+  process(job: BatchJob, delivery: { readonly attempt: number }): Promise<'done' | 'retry'>;
+}
