@@ -10,7 +10,8 @@ import { randomBytes, randomUUID } from 'crypto';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { awslambdaShim, invokeStreaming, localContext, type HttpResponseMetadata } from '../shared/awslambda-shim';
-import { createApp } from '../streaming-proxy/app';
+import { InProcessBatchQueue, MemoryBatchObjects, MemoryBatchStore } from '../shared/batches/memory';
+import { createAppWithWorker } from '../streaming-proxy/app';
 import { ApiKeyStore } from '../streaming-proxy/auth/api-keys';
 import { loadConfig } from '../streaming-proxy/config';
 import { ProxyError, type Protocol } from '../streaming-proxy/errors';
@@ -72,12 +73,22 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   // Parsed (and checked) through the same code as the Lambda's Secrets Manager secret.
   const keys = new ApiKeyStore({ load: async () => JSON.stringify({ dev: apiKey }), ttlMs: Number.POSITIVE_INFINITY });
   await keys.verify(apiKey);
-  const proxy = createApp(config, {
+  const meter = createLineMeter(log);
+  // Message batches in memory, worked on by an in-process queue — unless PROXY_BATCH_TABLE (with the queue and the
+  // bucket) points at real stores, whose queue a worker elsewhere consumes.
+  const queue = config.batches.aws ? undefined : new InProcessBatchQueue({
+    concurrency: Number(options.env?.PROXY_BATCH_WORKER_CONCURRENCY ?? 4) || 4,
+    onError: (error, job) => meter.warn('a batch job failed and will be delivered again', { batchId: job.batchId, index: job.index, error: (error as Error)?.message }),
+  });
+  const { proxy, worker } = createAppWithWorker(config, {
     // The dev key, and the gateway table's keys when PROXY_GATEWAY_TABLE is set (e.g. moto in tests).
     apiKeyStore: keys,
-    meter: createLineMeter(log),
+    meter,
     mock: options.mock,
+    scheme: 'http',
+    batches: queue ? { store: new MemoryBatchStore(), objects: new MemoryBatchObjects(), queue } : undefined,
   });
+  if (queue && worker) queue.start(worker);
   const handler = createStreamingHandler(proxy, awslambdaShim);
   const maxBody = config.maxBodyBytes;
 
@@ -197,6 +208,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     generatedKey: options.apiKey === undefined,
     upstream,
     close: () => new Promise<void>((resolve) => {
+      queue?.stop();
       server.close(() => resolve());
       server.closeAllConnections();
     }),

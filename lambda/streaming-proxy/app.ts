@@ -6,7 +6,8 @@
  */
 import { ApiKeyAuthenticator, GatewayKeyCache, type ApiKeyStore } from './auth/api-keys';
 import { createAuthenticator, withOriginVerify, type AuthDeps, type Authenticator } from './auth/index';
-import { createBackends } from './backends';
+import { createBackends, type Backends } from './backends';
+import { createBatchWorker } from './batches/worker';
 import { Catalogue, parseModelsEnv } from './catalogue';
 import { ConfigError, type ProxyConfig } from './config';
 import { createPowertoolsMeter, type Meter } from './metering';
@@ -14,6 +15,7 @@ import { createProxy, type Proxy } from './pipeline';
 import { createUpstreams, type UpstreamsOptions } from './upstream/index';
 import type { MockUpstreamOptions } from './upstream/mock';
 import type { ResolvedModel, Upstream } from './upstream/types';
+import type { BatchBackends, BatchWorker } from '../shared/batches/types';
 
 export interface AppOverrides {
   readonly authenticator?: Authenticator;
@@ -27,9 +29,22 @@ export interface AppOverrides {
   readonly upstreams?: Omit<UpstreamsOptions, 'mode' | 'mock' | 'region' | 'failoverRegion'>;
   /** Replaces the upstream factory entirely. */
   readonly upstreamFor?: (model: ResolvedModel) => Upstream;
+  /** Message Batches' stores, instead of the AWS ones PROXY_BATCH_TABLE names (the dev server's in-memory ones). */
+  readonly batches?: BatchBackends;
+  /** The scheme of results_url when no x-forwarded-proto says (the dev server: http). */
+  readonly scheme?: 'http' | 'https';
 }
 
-export function createApp(config: ProxyConfig, overrides: AppOverrides = {}): Proxy {
+/** What the proxy and the batch worker are both made of: the catalogue, the upstreams, the meter, the stores. */
+interface Parts {
+  readonly catalogue: Catalogue;
+  readonly upstreamFor: (model: ResolvedModel) => Upstream;
+  readonly meter: Meter;
+  readonly backends: Backends;
+  readonly batches?: BatchBackends;
+}
+
+function assemble(config: ProxyConfig, overrides: AppOverrides): Parts {
   let models;
   if (config.modelsJson) {
     try {
@@ -54,7 +69,34 @@ export function createApp(config: ProxyConfig, overrides: AppOverrides = {}): Pr
   });
   const meter = overrides.meter
     ?? createPowertoolsMeter({ serviceName: config.serviceName, namespace: config.metricsNamespace, logLevel: config.logLevel });
-  const { limiter, sessions, spend, keys } = createBackends(config, (message, details) => meter.warn(message, details));
+  const backends = createBackends(config, (message, details) => meter.warn(message, details));
+  const batches = overrides.batches ?? (config.batches.aws ? awsBatchBackends(config) : undefined);
+  return { catalogue, upstreamFor, meter, backends, batches };
+}
+
+/** The DynamoDB, SQS and S3 batch stores; lambda/shared/batches (and their SDK clients) is loaded only when configured. */
+function awsBatchBackends(config: ProxyConfig): BatchBackends {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createAwsBatchBackends } = require('../shared/batches') as typeof import('../shared/batches');
+  return createAwsBatchBackends(config.batches.aws!, config.region);
+}
+
+export function createApp(config: ProxyConfig, overrides: AppOverrides = {}): Proxy {
+  return proxyFrom(assemble(config, overrides), config, overrides);
+}
+
+/**
+ * The proxy and, when it has batch stores, a batch worker sharing its catalogue, upstreams, meter and spend store (the
+ * dev server's in-process queue runs it, so a batch's spend counts against the same budgets).
+ */
+export function createAppWithWorker(config: ProxyConfig, overrides: AppOverrides = {}): { proxy: Proxy; worker?: BatchWorker } {
+  const parts = assemble(config, overrides);
+  return { proxy: proxyFrom(parts, config, overrides), worker: parts.batches ? workerFrom(parts, config) : undefined };
+}
+
+function proxyFrom(parts: Parts, config: ProxyConfig, overrides: AppOverrides): Proxy {
+  const { catalogue, upstreamFor, meter, backends, batches } = parts;
+  const { limiter, sessions, spend, keys } = backends;
   const authDeps: AuthDeps = {
     region: config.region,
     gatewayKeys: keys && config.gateway ? { lookup: keys, cacheTtlMs: config.gateway.cacheTtlSeconds * 1000 } : undefined,
@@ -67,5 +109,26 @@ export function createApp(config: ProxyConfig, overrides: AppOverrides = {}): Pr
   const own = overrides.authenticator
     ?? (overrides.apiKeyStore ? new ApiKeyAuthenticator(overrides.apiKeyStore, gatewayKeys) : createAuthenticator(config.auth, authDeps));
   const authenticator = withOriginVerify(own, config.originVerify, authDeps);
-  return createProxy({ config, catalogue, upstreams: upstreamFor, authenticator, limiter, sessions, spend, meter });
+  return createProxy({
+    config, catalogue, upstreams: upstreamFor, authenticator, limiter, sessions, spend, meter, batches, scheme: overrides.scheme,
+  });
+}
+
+/** The batch worker (lambda/batch-worker, or the dev server's in-process queue) from the same configuration. */
+export function createBatchWorkerApp(config: ProxyConfig, overrides: AppOverrides = {}): BatchWorker {
+  const parts = assemble(config, overrides);
+  if (!parts.batches) throw new ConfigError('PROXY_BATCH_TABLE', 'is required by the batch worker (with PROXY_BATCH_QUEUE_URL and PROXY_BATCH_BUCKET)');
+  return workerFrom(parts, config);
+}
+
+function workerFrom(parts: Parts, config: ProxyConfig): BatchWorker {
+  const { catalogue, upstreamFor, meter, backends, batches } = parts;
+  return createBatchWorker({
+    backends: batches!,
+    catalogue,
+    upstreams: upstreamFor,
+    config: { maxAttempts: config.batches.maxAttempts, callAttempts: config.batches.callAttempts, extraBetas: config.extraBetas },
+    spend: backends.spend,
+    meter,
+  });
 }

@@ -18,6 +18,7 @@ import { messagesToCanonical, countTokensToCanonical } from './anthropic/request
 import { AnthropicSseEncoder } from './anthropic/sse';
 import { validateCountTokensBody, validateMessagesBody } from './anthropic/validate';
 import type { Authenticator } from './auth/types';
+import { createBatchesApi } from './batches/api';
 import { isClaude } from './catalogue';
 import type { ProxyConfig } from './config';
 import { embeddingSpec } from './embedding-models';
@@ -43,6 +44,7 @@ import { createSessionStage } from './stages/sessions';
 import type { StreamEncoder } from './stream-encoder';
 import type { ModelEntry, ModelKind, ResolvedModel, Upstream, UpstreamCall } from './upstream/types';
 import { parseJsonBody } from './validation';
+import type { BatchBackends } from '../shared/batches/types';
 
 /** The model catalogue as the pipeline uses it (implemented by catalogue.ts's Catalogue). */
 export interface ModelCatalogue {
@@ -54,7 +56,7 @@ export interface ModelCatalogue {
 
 export interface ProxyDeps {
   readonly config: Pick<ProxyConfig, 'maxBodyBytes' | 'rateLimits' | 'limitFailureMode' | 'pingIntervalMs' | 'extraBetas' | 'corsAllowOrigins'>
-    & Partial<Pick<ProxyConfig, 'budgetFailureMode'>>;
+    & Partial<Pick<ProxyConfig, 'budgetFailureMode' | 'batches'>>;
   readonly catalogue: ModelCatalogue;
   /** The upstream for a resolved model (upstream/index.ts's createUpstreams). */
   readonly upstreams: (model: ResolvedModel) => Upstream;
@@ -65,6 +67,10 @@ export interface ProxyDeps {
   readonly spend?: SpendStore;
   readonly meter: Meter;
   readonly now?: () => number;
+  /** Message Batches' stores (the worker runs elsewhere); undefined: the batch endpoints answer 404. */
+  readonly batches?: BatchBackends;
+  /** The scheme of a batch's results_url when no x-forwarded-proto says (default https; the dev server's is http). */
+  readonly scheme?: 'http' | 'https';
 }
 
 export interface HandleOptions {
@@ -78,13 +84,21 @@ export interface Proxy {
 
 /** Default max_tokens for OpenAI requests that set none, when the catalogue entry has no maxOutputTokens. */
 const DEFAULT_MAX_TOKENS = 4096;
-const ROUTES_HELP = 'The proxy serves POST /v1/messages, POST /v1/messages/count_tokens, POST /v1/chat/completions, POST /v1/responses, POST /v1/embeddings, GET /v1/models and GET /health.';
+const ROUTES_HELP = 'The proxy serves POST /v1/messages, POST /v1/messages/count_tokens, /v1/messages/batches, POST /v1/chat/completions, POST /v1/responses, POST /v1/embeddings, GET /v1/models and GET /health.';
 
 export function createProxy(deps: ProxyDeps): Proxy {
   const now = deps.now ?? Date.now;
   const { config } = deps;
   const policy = createPolicyStage({ config, limiter: deps.limiter, spend: deps.spend, meter: deps.meter, now });
   const sessions = createSessionStage({ sessions: deps.sessions, meter: deps.meter });
+  const batches = deps.batches ? createBatchesApi({
+    backends: deps.batches,
+    catalogue: deps.catalogue,
+    config: { maxRequests: config.batches?.maxRequests ?? 10_000 },
+    admit: (x) => policy.admit(x),
+    now,
+    scheme: deps.scheme,
+  }) : undefined;
 
   async function handle(request: ProxyRequest, sink: ResponseSink, options: HandleOptions = {}): Promise<void> {
     const x = new Exchange(request, now(), now, corsHeaders(config.corsAllowOrigins, request.headers.origin));
@@ -96,7 +110,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
       if (request.method === 'OPTIONS' && config.corsAllowOrigins.length > 0) {
         metered = false;
         await send(sink, x, 204, undefined, {
-          'access-control-allow-methods': 'GET, POST, OPTIONS',
+          'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
           'access-control-allow-headers': request.headers['access-control-request-headers']
             ?? 'authorization, content-type, x-api-key, anthropic-version, anthropic-beta, x-session-id',
           'access-control-max-age': '600',
@@ -135,6 +149,15 @@ export function createProxy(deps: ProxyDeps): Proxy {
           return;
         case 'embeddings':
           await embeddings(sink, x, options);
+          return;
+        case 'batches':
+        case 'batch':
+        case 'batch_cancel':
+        case 'batch_results':
+          if (!batches) {
+            throw new ProxyError('not_found', 'Message batches are not enabled on this proxy (StreamingLlmProxy `batches` option); POST /v1/messages serves requests one at a time.');
+          }
+          await batches.handle(sink, x, match.route, match.batchId);
           return;
         default:
           await chatCompletions(sink, x, options);

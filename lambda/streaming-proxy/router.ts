@@ -3,13 +3,23 @@
  */
 import type { Protocol } from './errors';
 
-export type RouteName = 'messages' | 'count_tokens' | 'chat_completions' | 'responses' | 'embeddings' | 'models' | 'model' | 'health';
+export type RouteName =
+  | 'messages' | 'count_tokens' | 'chat_completions' | 'responses' | 'embeddings' | 'models' | 'model' | 'health'
+  | 'batches' | 'batch' | 'batch_cancel' | 'batch_results';
 
 export type RouteMatch =
-  | { readonly route: RouteName; readonly allowed: boolean; readonly methods: readonly string[]; readonly modelId?: string }
+  | {
+    readonly route: RouteName;
+    readonly allowed: boolean;
+    readonly methods: readonly string[];
+    readonly modelId?: string;
+    /** The batch id of the /v1/messages/batches/{id}… routes. */
+    readonly batchId?: string;
+  }
   | undefined;
 
 const ROUTES: ReadonlyArray<{ suffix: string; route: RouteName; methods: readonly string[] }> = [
+  { suffix: '/v1/messages/batches', route: 'batches', methods: ['GET', 'HEAD', 'POST'] },
   { suffix: '/v1/messages/count_tokens', route: 'count_tokens', methods: ['POST'] },
   { suffix: '/v1/messages', route: 'messages', methods: ['POST'] },
   { suffix: '/v1/chat/completions', route: 'chat_completions', methods: ['POST'] },
@@ -20,6 +30,12 @@ const ROUTES: ReadonlyArray<{ suffix: string; route: RouteName; methods: readonl
 ];
 
 const MODEL_PATH = /\/v1\/models\/([^/]+)$/;
+const BATCH_PATH = /\/v1\/messages\/batches\/([^/]+)(\/cancel|\/results)?$/;
+const BATCH_ROUTES: Record<string, { route: RouteName; methods: readonly string[] }> = {
+  '': { route: 'batch', methods: ['GET', 'HEAD', 'DELETE'] },
+  '/cancel': { route: 'batch_cancel', methods: ['POST'] },
+  '/results': { route: 'batch_results', methods: ['GET', 'HEAD'] },
+};
 
 /** The route for a method and path; `allowed` is false when the path exists but not for this method. */
 export function matchRoute(method: string, rawPath: string): RouteMatch {
@@ -27,17 +43,24 @@ export function matchRoute(method: string, rawPath: string): RouteMatch {
   for (const { suffix, route, methods } of ROUTES) {
     if (path.endsWith(suffix)) return { route, methods, allowed: methods.includes(method) };
   }
+  const batch = BATCH_PATH.exec(path);
+  if (batch) {
+    const { route, methods } = BATCH_ROUTES[batch[2] ?? ''];
+    return { route, methods, allowed: methods.includes(method), batchId: decodeSegment(batch[1]) };
+  }
   const model = MODEL_PATH.exec(path);
   if (model) {
-    let modelId: string;
-    try {
-      modelId = decodeURIComponent(model[1]);
-    } catch {
-      modelId = model[1];
-    }
-    return { route: 'model', methods: ['GET', 'HEAD'], allowed: method === 'GET' || method === 'HEAD', modelId };
+    return { route: 'model', methods: ['GET', 'HEAD'], allowed: method === 'GET' || method === 'HEAD', modelId: decodeSegment(model[1]) };
   }
   return undefined;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 /**
@@ -45,7 +68,7 @@ export function matchRoute(method: string, rawPath: string): RouteMatch {
  * asked with `?format=openai`, or with the OpenAI clients' conventions (a bearer token and no `anthropic-version`).
  */
 export function detectProtocol(route: RouteName | undefined, headers: Readonly<Record<string, string>>, query: URLSearchParams): Protocol {
-  if (route === 'messages' || route === 'count_tokens') return 'anthropic';
+  if (route === 'messages' || route === 'count_tokens' || route?.startsWith('batch')) return 'anthropic';
   if (route === 'chat_completions' || route === 'responses' || route === 'embeddings') return 'openai';
   const format = query.get('format');
   if (format === 'openai' || format === 'anthropic') return format;

@@ -1,4 +1,5 @@
 import { MemorySink } from './memory-sink';
+import type { BatchBackends } from '../../lambda/shared/batches/types';
 import type { CanonicalEvent, MessageResponse } from '../../lambda/shared/canonical';
 import { MemorySpendStore } from '../../lambda/shared/gateway/memory';
 import type { SpendStore } from '../../lambda/shared/gateway/types';
@@ -63,6 +64,7 @@ export interface Harness {
   config: ProxyConfig;
   sessions: MemorySessionStore;
   spend: SpendStore;
+  catalogue: Catalogue;
 }
 
 export interface HarnessOptions {
@@ -74,6 +76,9 @@ export interface HarnessOptions {
   readonly keys?: Record<string, unknown>;
   /** The spend store (default: a MemorySpendStore, `Harness.spend`). */
   readonly spend?: SpendStore;
+  /** Message Batches' stores (default: none, so the batch endpoints answer 404). */
+  readonly batches?: BatchBackends;
+  readonly now?: () => number;
 }
 
 export function harness(env: Record<string, string> = {}, options: HarnessOptions = {}): Harness {
@@ -103,8 +108,10 @@ export function harness(env: Record<string, string> = {}, options: HarnessOption
     spend,
     meter,
     sessions: config.sessions === 'off' ? undefined : (options.wrapSessions?.(sessions) ?? sessions),
+    batches: options.batches,
+    now: options.now,
   });
-  return { proxy, upstream, meter, config, sessions, spend };
+  return { proxy, upstream, meter, config, sessions, spend, catalogue };
 }
 
 export function request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): ProxyRequest {

@@ -38,6 +38,8 @@ export interface BatchRecord {
   readonly owner: string;
   /** The submitting key's team, for the charges. */
   readonly team?: string;
+  /** The `key` metric dimension of the submitter (its key name, or `other` for a caller without an API key). */
+  readonly meterKey?: string;
   /** Epoch ms. */
   readonly createdAt: number;
   /** Epoch ms: createdAt + 24 h; requests not ended by then end `expired`. */

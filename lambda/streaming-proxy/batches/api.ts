@@ -1,0 +1,288 @@
+/**
+ * The Message Batches front end: POST/GET /v1/messages/batches, GET/DELETE /v1/messages/batches/{id},
+ * POST …/{id}/cancel and GET …/{id}/results (JSONL, streamed), shaped as Anthropic's API returns them so the SDKs'
+ * `client.messages.batches.*` work unchanged. Each request of a batch is validated exactly as POST /v1/messages
+ * validates it; a bad entry rejects the whole batch, naming its index and custom_id. A batch is visible only to the
+ * identity that submitted it (anyone else gets the 404 an unknown id gets). The work itself is the worker's (worker.ts).
+ */
+import { randomBytes } from 'crypto';
+import {
+  BATCH_TTL_MS, batchKeys, emptyCounts, newBatchId,
+  type BatchBackends, type BatchJob, type BatchRecord, type BatchRequestRef, type BatchRequestState,
+} from '../../shared/batches/types';
+import { validateMessagesBody } from '../anthropic/validate';
+import type { BatchConfig } from '../config';
+import { ProxyError } from '../errors';
+import type { ResponseSink } from '../http';
+import type { ModelCatalogue } from '../pipeline';
+import { bodyUnlessHead, JSON_TYPE, send, type Exchange } from '../stages/exchange';
+import { parseJsonBody } from '../validation';
+import { errorResult, resultLine } from './worker';
+import { modelAllowed } from '../../shared/gateway/schema';
+
+export const CUSTOM_ID = /^[a-zA-Z0-9_-]{1,64}$/;
+/** Jobs sent to the queue per call (SQS SendMessageBatch takes 10; the store groups them itself). */
+const SEND_CHUNK = 500;
+/** Result objects read ahead of the one being written, when streaming results. */
+const READ_AHEAD = 8;
+
+export interface BatchesApiDeps {
+  readonly backends: BatchBackends;
+  readonly catalogue: ModelCatalogue;
+  readonly config: Pick<BatchConfig, 'maxRequests'>;
+  /** The policy check before a submission: budgets and the rate limit (one request per batch). */
+  readonly admit: (x: Exchange) => Promise<void>;
+  readonly now: () => number;
+  /** The scheme of results_url when no x-forwarded-proto says (`https` deployed, `http` in the dev server). */
+  readonly scheme?: 'http' | 'https';
+}
+
+export type BatchRouteName = 'batches' | 'batch' | 'batch_cancel' | 'batch_results';
+
+export interface BatchesApi {
+  handle(sink: ResponseSink, x: Exchange, route: BatchRouteName, batchId?: string): Promise<void>;
+}
+
+export function createBatchesApi(deps: BatchesApiDeps): BatchesApi {
+  const { store, objects, queue } = deps.backends;
+
+  async function handle(sink: ResponseSink, x: Exchange, route: BatchRouteName, batchId?: string): Promise<void> {
+    const method = x.request.method;
+    switch (route) {
+      case 'batches':
+        return method === 'POST' ? create(sink, x) : list(sink, x);
+      case 'batch':
+        return method === 'DELETE' ? remove(sink, x, batchId!) : retrieve(sink, x, batchId!);
+      case 'batch_cancel':
+        return cancel(sink, x, batchId!);
+      case 'batch_results':
+        return results(sink, x, batchId!);
+    }
+  }
+
+  async function create(sink: ResponseSink, x: Exchange): Promise<void> {
+    const body = parse(x);
+    const requests = (body as { requests?: unknown }).requests;
+    if (!Array.isArray(requests)) throw field('requests', 'requests: must be an array of {custom_id, params} objects');
+    if (requests.length === 0) throw field('requests', 'requests: must have at least one request');
+    if (requests.length > deps.config.maxRequests) {
+      throw field('requests', `requests: a batch may have at most ${deps.config.maxRequests} requests on this proxy; this one has ${requests.length}`);
+    }
+    const extra = Object.keys(body).filter((k) => k !== 'requests');
+    if (extra.length > 0) throw field(extra[0], `${extra[0]}: unknown field; a batch body has only \`requests\``);
+
+    const policy = x.identity?.policy;
+    const seen = new Set<string>();
+    const lines: string[] = [];
+    const refs: BatchRequestRef[] = [];
+    let offset = 0;
+    requests.forEach((entry: unknown, index: number) => {
+      const at = `requests[${index}]`;
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw field(`requests.${index}`, `${at}: must be an object with custom_id and params`);
+      const { custom_id: customId, params, ...rest } = entry as { custom_id?: unknown; params?: unknown };
+      const stray = Object.keys(rest);
+      if (stray.length > 0) throw field(`requests.${index}.${stray[0]}`, `${at}.${stray[0]}: unknown field; a request has custom_id and params`);
+      if (typeof customId !== 'string' || !CUSTOM_ID.test(customId)) {
+        throw field(`requests.${index}.custom_id`, `${at}.custom_id: must be 1 to 64 letters, digits, hyphens or underscores`);
+      }
+      const named = `${at} (custom_id "${customId}")`;
+      if (seen.has(customId)) throw field(`requests.${index}.custom_id`, `${named}: custom_id must be unique within the batch`);
+      seen.add(customId);
+      const validated = validateMessagesBody(params);
+      if (!validated.ok) {
+        const e = validated.error;
+        const path = e.path ? `params.${e.path}` : 'params';
+        throw field(`requests.${index}.${path}`, `${named}: ${path}: ${e.message}`);
+      }
+      if ((params as { stream?: unknown }).stream === true) {
+        throw field(`requests.${index}.params.stream`, `${named}: params.stream: requests in a batch cannot stream; leave stream out`);
+      }
+      const model = deps.catalogue.resolve(validated.value.model);
+      if (!model) {
+        throw new ProxyError('not_found', `${named}: params.model: the model is not in this proxy's catalogue; GET /v1/models lists the available models.`, {
+          param: `requests.${index}.params.model`, code: 'model_not_found',
+        });
+      }
+      if ((model.kind ?? 'chat') !== 'chat') {
+        throw field(`requests.${index}.params.model`, `${named}: params.model: ${validated.value.model} is an embedding model; a batch holds Messages requests.`);
+      }
+      if (policy && !modelAllowed(policy, [model.id, model.requested, ...(model.aliases ?? [])])) {
+        throw new ProxyError('permission', `${named}: this API key may not use the model ${model.requested}; it may use: ${policy.models!.join(', ')}.`, {
+          param: `requests.${index}.params.model`, code: 'model_not_allowed',
+        });
+      }
+      const line = JSON.stringify(params);
+      const bytes = Buffer.byteLength(line, 'utf8');
+      refs.push({ index, customId, start: offset, end: offset + bytes });
+      lines.push(line);
+      offset += bytes + 1;
+    });
+    await deps.admit(x);
+
+    const createdAt = deps.now();
+    const id = newBatchId(createdAt, randomBytes);
+    const identity = x.identity!;
+    const batch: BatchRecord = {
+      id,
+      owner: identity.id,
+      team: identity.policy?.team,
+      meterKey: identity.method === 'api-key' ? identity.id : 'other',
+      createdAt,
+      expiresAt: createdAt + BATCH_TTL_MS,
+      total: refs.length,
+      status: 'in_progress',
+      counts: emptyCounts(refs.length),
+    };
+    // Input first, then the state, then the jobs: a job never names a batch that is not stored.
+    await objects.put(batchKeys.input(id), lines.join('\n'));
+    await store.create(batch, refs);
+    try {
+      for (let i = 0; i < refs.length; i += SEND_CHUNK) {
+        await queue.send(refs.slice(i, i + SEND_CHUNK).map((r): BatchJob => ({ batchId: id, index: r.index })));
+      }
+    } catch (err) {
+      // Not accepted: take it back (jobs already sent find no batch and end at once).
+      await store.delete(id).catch(() => undefined);
+      await objects.deletePrefix(batchKeys.prefix(id)).catch(() => undefined);
+      throw new ProxyError('unavailable', 'The batch could not be queued; nothing was submitted. Retry shortly.');
+    }
+    await sendJson(sink, x, render(x, batch));
+  }
+
+  async function list(sink: ResponseSink, x: Exchange): Promise<void> {
+    const q = x.request.query;
+    const limitRaw = q.get('limit');
+    const limit = limitRaw === null ? 20 : Number(limitRaw);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw field('limit', 'limit: must be a whole number from 1 to 1000');
+    const afterId = q.get('after_id') ?? undefined;
+    const beforeId = q.get('before_id') ?? undefined;
+    if (afterId !== undefined && beforeId !== undefined) throw field('before_id', 'before_id and after_id cannot be used together');
+    const page = await store.list(x.identity!.id, { limit, afterId, beforeId });
+    const data = await Promise.all(page.batches.map((b) => current(b)));
+    await sendJson(sink, x, {
+      data: data.map((b) => render(x, b)),
+      has_more: page.hasMore,
+      first_id: data[0]?.id ?? null,
+      last_id: data[data.length - 1]?.id ?? null,
+    });
+  }
+
+  async function retrieve(sink: ResponseSink, x: Exchange, id: string): Promise<void> {
+    await sendJson(sink, x, render(x, await owned(x, id)));
+  }
+
+  async function cancel(sink: ResponseSink, x: Exchange, id: string): Promise<void> {
+    const batch = await owned(x, id);
+    const after = batch.status === 'in_progress' ? await store.cancel(id, deps.now()) : batch;
+    await sendJson(sink, x, render(x, after ?? batch));
+  }
+
+  async function remove(sink: ResponseSink, x: Exchange, id: string): Promise<void> {
+    const batch = await owned(x, id);
+    if (batch.status !== 'ended') {
+      throw new ProxyError('invalid_request', `Batch ${id} is still ${batch.status === 'canceling' ? 'canceling' : 'processing'}; a batch can be deleted once it has ended (cancel it first to end it sooner).`);
+    }
+    await objects.deletePrefix(batchKeys.prefix(id));
+    await store.delete(id);
+    await sendJson(sink, x, { id, type: 'message_batch_deleted' });
+  }
+
+  async function results(sink: ResponseSink, x: Exchange, id: string): Promise<void> {
+    const batch = await owned(x, id);
+    if (batch.status !== 'ended') {
+      throw new ProxyError('invalid_request', `Batch ${id} has not ended (processing_status ${batch.status}); its results are available once it has.`);
+    }
+    const states = await store.requests(id);
+    x.status = 200;
+    sink.start(200, { ...x.headers, 'content-type': 'application/x-jsonl', 'cache-control': 'no-store' });
+    if (x.request.method === 'HEAD') {
+      await sink.end();
+      return;
+    }
+    const reads: Promise<string>[] = [];
+    const read = (state: BatchRequestState): Promise<string> => objects.get(batchKeys.result(id, state.index)).then((body) => body?.toString('utf8') ?? missing(state));
+    for (let i = 0; i < Math.min(READ_AHEAD, states.length); i++) reads.push(read(states[i]));
+    for (let i = 0; i < states.length; i++) {
+      if (sink.signal.aborted) return;
+      const line = await reads[i];
+      if (i + READ_AHEAD < states.length) reads.push(read(states[i + READ_AHEAD]));
+      const wait = sink.write(`${line}\n`);
+      if (wait) await wait;
+    }
+    await sink.end();
+  }
+
+  /** A result line for a request whose result object is absent (ended canceled or expired before it was written). */
+  function missing(state: BatchRequestState): string {
+    if (state.result === 'canceled' || state.result === 'expired') return resultLine(state.customId, { type: state.result });
+    return resultLine(state.customId, errorResult(new ProxyError('internal', 'The result of this request could not be read.')));
+  }
+
+  /** The batch, if it exists and the caller submitted it; else the 404 an unknown id gets. */
+  async function owned(x: Exchange, id: string): Promise<BatchRecord> {
+    const batch = /^msgbatch_[A-Za-z0-9]{1,64}$/.test(id) ? await store.get(id) : undefined;
+    if (!batch || batch.owner !== x.identity?.id) {
+      throw new ProxyError('not_found', `No message batch with id ${JSON.stringify(id.slice(0, 80))}; GET /v1/messages/batches lists yours.`);
+    }
+    return current(batch);
+  }
+
+  /** A batch past its expiry with requests still processing: those end `expired` now. */
+  async function current(batch: BatchRecord): Promise<BatchRecord> {
+    if (batch.status === 'ended' || deps.now() < batch.expiresAt) return batch;
+    for (const state of await store.requests(batch.id)) {
+      if (state.result !== undefined) continue;
+      await objects.put(batchKeys.result(batch.id, state.index), resultLine(state.customId, { type: 'expired' }));
+      await store.finish(batch.id, state.index, 'expired', deps.now());
+    }
+    return (await store.get(batch.id)) ?? batch;
+  }
+
+  function render(x: Exchange, b: BatchRecord): Record<string, unknown> {
+    const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+    return {
+      id: b.id,
+      type: 'message_batch',
+      processing_status: b.status,
+      request_counts: { ...b.counts },
+      ended_at: iso(b.endedAt),
+      created_at: iso(b.createdAt),
+      expires_at: iso(b.expiresAt),
+      archived_at: null,
+      cancel_initiated_at: iso(b.cancelInitiatedAt),
+      results_url: b.status === 'ended' ? `${baseUrl(x)}/v1/messages/batches/${b.id}/results` : null,
+    };
+  }
+
+  /**
+   * The proxy's address as the client sees it: x-forwarded-host / -proto when a front door sets them, else Host, plus
+   * any path prefix in front of /v1 (CloudFront's /api, an API Gateway stage), so results_url works through the same
+   * base URL the client used.
+   */
+  function baseUrl(x: Exchange): string {
+    const h = x.request.headers;
+    const host = (h['x-forwarded-host'] ?? h.host ?? 'localhost').split(',')[0].trim();
+    const scheme = (h['x-forwarded-proto'] ?? deps.scheme ?? 'https').split(',')[0].trim();
+    const at = x.request.path.indexOf('/v1/messages/batches');
+    const prefix = at > 0 ? x.request.path.slice(0, at) : '';
+    return `${scheme}://${host}${prefix}`;
+  }
+
+  async function sendJson(sink: ResponseSink, x: Exchange, body: unknown): Promise<void> {
+    await send(sink, x, 200, bodyUnlessHead(x.request, JSON.stringify(body)), { 'content-type': JSON_TYPE });
+  }
+
+  return { handle };
+}
+
+function parse(x: Exchange): Record<string, unknown> {
+  const parsed = parseJsonBody(x.request.body);
+  if (!parsed.ok) throw new ProxyError('invalid_request', parsed.message);
+  const body = parsed.value;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ProxyError('invalid_request', 'The request body must be a JSON object with `requests`.');
+  return body as Record<string, unknown>;
+}
+
+function field(param: string, message: string): ProxyError {
+  return new ProxyError('invalid_request', message, { param });
+}
