@@ -42,11 +42,57 @@ export const CHAT_COMPLETIONS_SCHEMA: apigateway.JsonSchema = {
   },
 };
 
+/** The catalogue names the router serves; nothing else is callable. */
+export const APPROVED_MODELS = ['chat', 'chat-fast', 'nova-pro'];
+/** Requests per batch: the proxy's `batches.maxRequestsPerBatch` and the schema's `maxItems`. */
+export const MAX_BATCH_REQUESTS = 1000;
+
+/** The Message Batches request fields API Gateway checks before the job is enqueued (the proxy validates the rest). */
+export const MESSAGE_BATCH_SCHEMA: apigateway.JsonSchema = {
+  schema: apigateway.JsonSchemaVersion.DRAFT4,
+  title: 'MessageBatchRequest',
+  type: apigateway.JsonSchemaType.OBJECT,
+  required: ['requests'],
+  properties: {
+    requests: {
+      type: apigateway.JsonSchemaType.ARRAY,
+      minItems: 1,
+      maxItems: MAX_BATCH_REQUESTS,
+      items: {
+        type: apigateway.JsonSchemaType.OBJECT,
+        required: ['custom_id', 'params'],
+        properties: {
+          custom_id: { type: apigateway.JsonSchemaType.STRING, pattern: '^[A-Za-z0-9_-]{1,64}$' },
+          params: {
+            type: apigateway.JsonSchemaType.OBJECT,
+            required: ['model', 'max_tokens', 'messages'],
+            properties: {
+              model: { type: apigateway.JsonSchemaType.STRING, enum: APPROVED_MODELS },
+              max_tokens: { type: apigateway.JsonSchemaType.INTEGER, minimum: 1 },
+              messages: {
+                type: apigateway.JsonSchemaType.ARRAY,
+                minItems: 1,
+                items: {
+                  type: apigateway.JsonSchemaType.OBJECT,
+                  required: ['role', 'content'],
+                  properties: { role: { type: apigateway.JsonSchemaType.STRING, enum: ['user', 'assistant'] } },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
 /**
  * A JWT-protected, OpenAI-compatible LLM endpoint for a company's internal apps and users: Cognito issues the tokens
  * (users through the hosted sign-in with MFA, services through the client-credentials grant), the proxy verifies them
  * and rate-limits each identity with counters in ElastiCache, and API Gateway REST response streaming validates chat
  * requests before a function runs, answers `/health` for the Route 53 health check, and streams the completions.
+ * Batch jobs are enqueued through the Message Batches API: API Gateway validates the batch, the proxy queues one SQS
+ * message per request, and a worker with bounded concurrency runs them and keeps the results in S3.
  */
 export function buildApp(app: App = new App()): App {
   Validations.of(app).addPlugins(
@@ -172,6 +218,9 @@ export function buildApp(app: App = new App()): App {
       },
       { id: 'nova-pro', displayName: 'Amazon Nova Pro', target: 'us.amazon.nova-pro-v1:0', pricing: { inputPerMTok: 0.8, outputPerMTok: 3.2 } },
     ],
+    // Async jobs: POST /v1/messages/batches queues one SQS message per request; at most 4 workers run at once, so
+    // batches never take the Bedrock quota interactive users need.
+    batches: { maxRequestsPerBatch: MAX_BATCH_REQUESTS, workerConcurrency: 4 },
   });
 
   // --- request validation on POST /v1/chat/completions, in the OpenAI error format --------------------------------
@@ -183,7 +232,7 @@ export function buildApp(app: App = new App()): App {
     allowTestInvoke: false,
   });
   const v1 = api.root.addResource('v1');
-  // Everything else under /v1 (models, messages) goes to the router as before.
+  // Everything else under /v1 (models, embeddings, responses) goes to the router as before.
   v1.addResource('{proxy+}').addMethod('ANY', streaming);
   v1.addResource('chat').addResource('completions').addMethod('POST', streaming, {
     requestValidator: api.addRequestValidator('ChatCompletionsValidator', {
@@ -194,6 +243,27 @@ export function buildApp(app: App = new App()): App {
     requestModels: { 'application/json': api.addModel('ChatCompletionsRequest', { contentType: 'application/json', schema: CHAT_COMPLETIONS_SCHEMA }) },
     requestParameters: { 'method.request.header.Authorization': true },
   });
+
+  // --- Message Batches: POST /v1/messages/batches validated before the jobs are enqueued ----------------------------
+  // API Gateway routes a path to its most specific resource and does not fall back to /v1/{proxy+}, so once
+  // /v1/messages/batches exists, /v1/messages and the other routes under it need their own methods.
+  const messages = v1.addResource('messages');
+  messages.addMethod('ANY', streaming);
+  messages.addResource('{proxy+}').addMethod('ANY', streaming);
+  const batches = messages.addResource('batches');
+  batches.addMethod('POST', streaming, {
+    requestValidator: api.addRequestValidator('MessageBatchValidator', {
+      requestValidatorName: 'message-batch-body',
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    }),
+    requestModels: { 'application/json': api.addModel('MessageBatchRequest', { contentType: 'application/json', schema: MESSAGE_BATCH_SCHEMA }) },
+    requestParameters: { 'method.request.header.Authorization': true },
+  });
+  // List; retrieve, cancel, results and delete of one batch (the proxy shows a caller only its own batches).
+  batches.addMethod('GET', streaming);
+  batches.addResource('{proxy+}').addMethod('ANY', streaming);
+
   // OpenAI SDKs parse `{ "error": { "message", "type" } }`; API Gateway's default is `{ "message": ... }`.
   // (Gateway response templates substitute variables only; messageString is already a quoted JSON string.)
   const openAiError = (type: string, message: string) =>
@@ -239,6 +309,7 @@ export function buildApp(app: App = new App()): App {
   unhealthy.addOkAction(new cwActions.SnsAction(router.alarmTopic));
 
   new CfnOutput(stack, 'OpenAiBaseUrl', { value: `${api.url}v1`, description: 'baseURL for the OpenAI SDKs' });
+  new CfnOutput(stack, 'AnthropicBaseUrl', { value: api.url, description: 'baseURL for the Anthropic SDKs (Message Batches)' });
   new CfnOutput(stack, 'TokenUrl', {
     value: `${domain.baseUrl()}/oauth2/token`,
     description: 'Cognito token endpoint (client-credentials grant for services, scope llm-router/chat)',

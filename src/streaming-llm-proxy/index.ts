@@ -1,4 +1,5 @@
 export * from './auth';
+export * from './batches';
 export * from './endpoint';
 export * from './gateway';
 export * from './models';

@@ -13,10 +13,15 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { ProxyAuth, ProxyAuthMode } from './auth';
+import {
+  BatchStores, BatchWorker, batchAlarmSpecs, batchObjectsFindingId, batchWidgets, createBatchStores, createBatchWorker, grantProxyBatches,
+} from './batch-resources';
+import { ProxyBatchesOptions } from './batches';
 import { bedrockResourceArns, bedrockStatement, embeddingResourceArns, embeddingStatement } from './bedrock-policy';
 import { DEFAULT_CATALOGUE_TARGETS, DEFAULT_EMBEDDING_TARGETS, toModelEntry, validateModels } from './catalogue';
 import { ProxyEndpoint, ProxyEndpointType, RestApiEndpointOptions } from './endpoint';
@@ -59,6 +64,15 @@ const GATEWAY_ADMIN_ACTIONS = [
 ];
 /** What reading and writing items of a table encrypted with a customer managed key needs on the key. */
 const GATEWAY_KEY_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
+/**
+ * What the batch worker reads of the proxy's environment: the catalogue and upstream, the gateway table (to charge
+ * spend), metrics and the batch settings; never the auth settings (the worker has no endpoint).
+ */
+const BATCH_WORKER_ENV = [
+  'PROXY_UPSTREAM', 'PROXY_MODELS', 'PROXY_CLAUDE_FALLBACK', 'PROXY_FAILOVER_REGION', 'PROXY_EXTRA_BETAS',
+  'PROXY_GATEWAY_TABLE', 'PROXY_BUDGET_FAILURE_MODE', 'PROXY_GATEWAY_CACHE_TTL_SECONDS',
+  'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_LOG_LEVEL',
+];
 /** Headers browsers may send to the proxy (CORS). */
 const CORS_HEADERS = ['content-type', 'authorization', 'x-api-key', 'anthropic-version', 'anthropic-beta', 'x-session-id'];
 
@@ -171,6 +185,14 @@ export interface StreamingLlmProxyProps {
    * @default no gateway table: keys only from the Secrets Manager secret, limit counters per function instance
    */
   readonly gateway?: ProxyGateway;
+  /**
+   * The Anthropic Message Batches API (`/v1/messages/batches`, the SDKs' `client.messages.batches.*`): one SQS message
+   * per request (KMS, dead-letter queue), a worker Lambda with bounded concurrency that calls the model and writes each
+   * result to S3 (KMS, TLS only, expiring after 29 days), batch state in DynamoDB (the gateway table when `gateway` is
+   * set), alarms and dashboard widgets (docs/batches.md).
+   * @default no batches: the batch endpoints answer 404
+   */
+  readonly batches?: ProxyBatchesOptions;
   /**
    * How long an idle session is kept.
    * @default Duration.days(1)
@@ -367,6 +389,16 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
   public readonly gatewayTable?: dynamodb.ITable;
   /** The SSM parameter holding the gateway table's name (when `gateway` is set). */
   public readonly gatewayTableParameter?: ssm.IStringParameter;
+  /** The table of batch and request state (when `batches` is set): the gateway table, `batches.table` or a created one. */
+  public readonly batchTable?: dynamodb.ITable;
+  /** The queue with one message per batch request (when `batches` is set). */
+  public readonly batchQueue?: sqs.Queue;
+  /** The dead-letter queue of `batchQueue` (when `batches` is set). */
+  public readonly batchDeadLetterQueue?: sqs.Queue;
+  /** The bucket of batch inputs and results (when `batches` is set). */
+  public readonly batchBucket?: s3.Bucket;
+  /** The batch worker function (when `batches` is set). */
+  public readonly batchWorker?: lambda.Function;
   /** The `service` dimension of the proxy's metrics. */
   public readonly serviceName: string;
   /** The namespace of the proxy's metrics. */
@@ -374,6 +406,8 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
 
   private readonly auth: BoundProxyAuth;
   private readonly gateway?: BoundProxyGateway;
+  private readonly batchStores?: BatchStores;
+  private readonly batchWorkerResources?: BatchWorker;
   private readonly timeout: Duration;
   private readonly restrictToCloudFront: boolean;
   private readonly originSecretRotation: number;
@@ -426,6 +460,15 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
     // --- gateway table --------------------------------------------------------------------------------------------
     this.gateway = props.gateway?._bind(this, encryptionKey);
     this.gatewayTable = this.gateway?.table;
+
+    // --- batch stores (the worker comes after the function) ------------------------------------------------------
+    if (props.batches) {
+      this.batchStores = createBatchStores(this, props.batches, { proxyEncryptionKey: encryptionKey, gatewayTable: this.gateway?.table });
+      this.batchTable = this.batchStores.table;
+      this.batchQueue = this.batchStores.queue;
+      this.batchDeadLetterQueue = this.batchStores.deadLetterQueue;
+      this.batchBucket = this.batchStores.bucket;
+    }
 
     // --- models ---------------------------------------------------------------------------------------------------
     const models = props.models ?? [];
@@ -532,6 +575,23 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       this.gateway.table.encryptionKey?.grant(this.role, ...GATEWAY_KEY_ACTIONS);
       if (vpc) this.placeDynamoDbEndpoint(vpc, this.gateway.dynamoDbEndpoint);
     }
+    if (this.batchStores) {
+      grantProxyBatches(this.batchStores, this.role);
+      if (vpc) this.warnIfNoRouteToBatchStores(vpc, this.batchStores);
+      this.batchWorkerResources = createBatchWorker(this, this.batchStores, {
+        environment: batchWorkerEnvironment(environment),
+        logRetention,
+        logEncryptionKey: encryptionKey,
+        bedrockStatement: bedrockArns.length > 0 ? bedrockStatement(bedrockArns) : undefined,
+        gatewayStatement: this.gateway ? new iam.PolicyStatement({
+          sid: 'ChargeToGatewayTable',
+          actions: GATEWAY_RUNTIME_ACTIONS,
+          resources: [this.gateway.table.tableArn],
+        }) : undefined,
+        gatewayTable: this.gateway?.table,
+      });
+      this.batchWorker = this.batchWorkerResources.function;
+    }
 
     // --- endpoint -------------------------------------------------------------------------------------------------
     if (endpoint.type === ProxyEndpointType.FUNCTION_URL) {
@@ -571,6 +631,10 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
     if (encryptionKey) this.allowServicesToUseKey(encryptionKey);
     this.alarmTopic = props.alarms?.topic ?? this.createAlarmTopic(encryptionKey);
     this.alarms = this.createAlarms(props.alarms ?? {});
+    if (this.batchStores && this.batchWorkerResources) {
+      this.alarms.push(...this.createAlarmsFrom(
+        batchAlarmSpecs(this.batchStores, this.batchWorkerResources.function, props.alarms?.errorsPerFiveMinutes ?? 5)));
+    }
     if (props.dashboard ?? true) {
       this.dashboard = this.createDashboard();
     }
@@ -752,6 +816,24 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
             'per service. Set `dynamoDbEndpoint: false` in the ProxyGateway options to use the existing endpoint.']
           : [],
       });
+    }
+  }
+
+  /**
+   * With `batches`, a VPC-attached proxy function reaches the batch table, queue and bucket through a NAT gateway or
+   * VPC endpoints; in isolated subnets (known at synth time) it needs endpoints the construct does not add (a route
+   * table takes one gateway endpoint per service, which the app may already have), so it says so.
+   */
+  private warnIfNoRouteToBatchStores(vpc: ec2.IVpc, stores: BatchStores): void {
+    // The gateway table's DynamoDB endpoint (placeDynamoDbEndpoint) also serves a batch table in the gateway table.
+    const needs = [...(stores.table === this.gateway?.table ? [] : ['a DynamoDB gateway endpoint']), 'an SQS interface endpoint ' +
+      '(ec2.InterfaceVpcEndpointAwsService.SQS, private DNS)', 'an S3 gateway endpoint'];
+    const isolated = new Set(vpc.isolatedSubnets.map((subnet) => subnet.subnetId));
+    const subnets = this.function.isBoundToVpc ? vpc.selectSubnets(this.functionSubnets).subnets : [];
+    if (subnets.length > 0 && subnets.every((subnet) => isolated.has(subnet.subnetId))) {
+      Annotations.of(this).addWarningV2('cdk-serverless-llm:batchesWithoutEgress',
+        '`batches`: the proxy function runs in isolated subnets (no NAT gateway), so it reaches the batch table, queue and bucket only ' +
+        `through VPC endpoints: add ${needs.join(', ')} to the VPC, or place the function in subnets with egress.`);
     }
   }
 
@@ -949,6 +1031,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       // Redis (with `sessions`) is the faster limit store; the table otherwise.
       if (!props.sessions) env.PROXY_LIMIT_STORE = 'dynamodb';
     }
+    if (this.batchStores) Object.assign(env, this.batchStores.environment);
     if (props.rateLimitFailureMode !== undefined) {
       if (!props.sessions && !this.gateway) {
         throw new Error('`rateLimitFailureMode` applies to a shared limit store; set `sessions` or `gateway`, or remove it.');
@@ -1217,7 +1300,6 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
 
   private createAlarms(options: ProxyAlarmOptions): cloudwatch.Alarm[] {
     const fiveMinutes = Duration.minutes(5);
-    const action = new cwActions.SnsAction(this.alarmTopic);
     const p99Threshold = options.p99Duration ?? Duration.millis(Math.floor(this.timeout.toMilliseconds() * 0.9));
     const specs: { id: string; metric: cloudwatch.IMetric; threshold: number; description: string }[] = [
       {
@@ -1261,6 +1343,11 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
         description: 'LLM proxy token usage per hour',
       });
     }
+    return this.createAlarmsFrom(specs);
+  }
+
+  private createAlarmsFrom(specs: { id: string; metric: cloudwatch.IMetric; threshold: number; description: string }[]): cloudwatch.Alarm[] {
+    const action = new cwActions.SnsAction(this.alarmTopic);
     return specs.map((spec) => {
       const alarm = new cloudwatch.Alarm(this, spec.id, {
         metric: spec.metric,
@@ -1325,6 +1412,9 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
         width: 24,
       }));
     }
+    if (this.batchStores && this.batchWorkerResources) {
+      dashboard.addWidgets(...batchWidgets(this.batchStores, this.batchWorkerResources.function));
+    }
     return dashboard;
   }
 
@@ -1381,6 +1471,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       );
     }
 
+    const bedrockAcks: { id: string; reason: string }[] = [];
     const policy = this.role.node.tryFindChild('DefaultPolicy');
     if (policy) {
       const acks = [{
@@ -1388,6 +1479,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
         reason: 'X-Ray PutTraceSegments/PutTelemetryRecords' + (vpc ? ' and the EC2 network-interface actions Lambda uses to attach the function to the VPC' : '') +
           ' do not support resource-level permissions, so they are granted on Resource "*".',
       }];
+      const bedrockStart = acks.length;
       for (const arn of bedrockArns.filter((a) => !Token.isUnresolved(a) && a.includes('*'))) {
         const fallback = arn.includes('anthropic.claude-*');
         acks.push({
@@ -1400,7 +1492,26 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
               'have an empty account segment, and partition and account are * only in stacks without an explicit environment.',
         });
       }
+      bedrockAcks.push(...acks.slice(bedrockStart));
+      if (this.batchStores) {
+        acks.push({
+          id: batchObjectsFindingId(this.batchStores.bucket),
+          reason: 'The proxy writes each batch\'s input, reads its results and deletes its objects when the batch is deleted; batch ids ' +
+            'are created at request time, so the grant covers the batches/ prefix of the construct\'s own batch bucket.',
+        });
+      }
       acknowledgeNag(policy, ...acks);
+    }
+    const workerPolicy = this.batchWorkerResources?.role.node.tryFindChild('DefaultPolicy');
+    if (workerPolicy && this.batchStores) {
+      acknowledgeNag(workerPolicy, {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions, so they are granted on Resource "*".',
+      }, ...bedrockAcks, {
+        id: batchObjectsFindingId(this.batchStores.bucket),
+        reason: 'The worker reads each request\'s line of a batch\'s input and writes its result; batch ids are created at request ' +
+          'time, so the grant covers the batches/ prefix of the construct\'s own batch bucket.',
+      });
     }
 
     if (this.gateway?.created) {
@@ -1542,6 +1653,12 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       }
     }
   }
+}
+
+/** The worker's environment: BATCH_WORKER_ENV and PROXY_BATCH_* from the proxy's. */
+function batchWorkerEnvironment(environment: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(environment)
+    .filter(([name]) => BATCH_WORKER_ENV.includes(name) || name.startsWith('PROXY_BATCH_')));
 }
 
 /** The ARN to grant for a secret: the full ARN when known, else the partial ARN with Secrets Manager's 6-character suffix. */

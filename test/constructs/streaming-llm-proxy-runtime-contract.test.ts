@@ -61,6 +61,9 @@ function synthesize(configure: (stack: Stack) => StreamingLlmProxyProps): Synthe
       if (resource?.Type === 'AWS::SecretsManager::Secret') return `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${v.Ref}-AbCdEf`;
       // A table's Ref is its name (CloudFormation generates one like <stack>-<logical id>-<suffix>).
       if (resource?.Type === 'AWS::DynamoDB::Table') return `${stack.stackName}-${v.Ref}-1A2B3C4D5E6F`;
+      // A queue's Ref is its URL, a bucket's its (lower-case, generated) name.
+      if (resource?.Type === 'AWS::SQS::Queue') return `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${stack.stackName}-${v.Ref}-1A2B3C`;
+      if (resource?.Type === 'AWS::S3::Bucket') return `contractstack-${v.Ref.toLowerCase().slice(0, 30)}-1a2b3c`;
       throw new Error(`no deploy-time value for Ref ${v.Ref} (${resource?.Type})`);
     }
     if (v['Fn::Join']) return (v['Fn::Join'][1] as unknown[]).map(resolve).join(v['Fn::Join'][0]);
@@ -304,6 +307,25 @@ describe('origin verification', () => {
   });
 });
 
+describe('batches', () => {
+  test('a proxy with batches gives the runtime its table, queue and bucket and the limits', () => {
+    const { env } = synthesize(() => ({ batches: { maxRequestsPerBatch: 2000, maxAttempts: 4, callAttempts: 2 } }));
+    const config = loadConfig(env).batches;
+    expect(config).toEqual({
+      aws: { tableName: expect.stringContaining('BatchTable'), queueUrl: expect.stringMatching(/^https:\/\/sqs\./), bucket: expect.stringContaining('batchbucket') },
+      maxRequests: 2000,
+      maxAttempts: 4,
+      callAttempts: 2,
+    });
+  });
+
+  test('with a gateway table the batch state lives in it', () => {
+    const { env } = synthesize(() => ({ gateway: ProxyGateway.newTable(), batches: {} }));
+    expect(loadConfig(env).batches.aws?.tableName).toBe(env.PROXY_GATEWAY_TABLE);
+    expect(loadConfig(env).batches).toMatchObject({ maxRequests: 10000, maxAttempts: 3, callAttempts: 3 });
+  });
+});
+
 describe('shared data', () => {
   test('the construct\'s default target lists are the runtime catalogue\'s Bedrock targets, chat and embedding apart', () => {
     const runtimeTargets = { chat: new Set<string>(), embedding: new Set<string>() };
@@ -345,6 +367,7 @@ describe('shared data', () => {
       rateLimitFailureMode: RateLimitFailureMode.OPEN,
       auth: ProxyAuth.apiKeys({ cacheTtl: Duration.seconds(1) }),
       gateway: ProxyGateway.newTable({ budgetFailureMode: BudgetFailureMode.CLOSED, cacheTtl: Duration.seconds(5) }),
+      batches: { maxRequestsPerBatch: 50, maxAttempts: 2, callAttempts: 4 },
     })).env)) {
       written.add(name);
     }

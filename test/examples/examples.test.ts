@@ -138,6 +138,26 @@ describe('reference apps synthesize with zero unacknowledged cdk-nag findings', 
     expect(only(t, 'AWS::ApiGateway::Method', { HttpMethod: 'GET', ResourceId: { Ref: health.id } }).properties.RequestValidatorId).toBeUndefined();
     t.hasResourceProperties('AWS::Route53::HealthCheck', { HealthCheckConfig: Match.objectLike({ Type: 'HTTPS', ResourcePath: '/prod/health' }) });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/Route53', MetricName: 'HealthCheckStatus' });
+
+    // Batch jobs: POST /v1/messages/batches validated (approved models, custom_id pattern, 1..1000 requests), then queued.
+    const batches = only(t, 'AWS::ApiGateway::Resource', { PathPart: 'batches' });
+    const submit = only(t, 'AWS::ApiGateway::Method', { HttpMethod: 'POST', ResourceId: { Ref: batches.id } }).properties;
+    expect(submit.RequestValidatorId).toEqual({ Ref: expect.stringMatching(/MessageBatchValidator/) });
+    expect(submit.RequestModels).toEqual({ 'application/json': { Ref: expect.stringMatching(/MessageBatchRequest/) } });
+    expect(submit.RequestParameters).toEqual({ 'method.request.header.Authorization': true });
+    const schema = only(t, 'AWS::ApiGateway::Model', { Schema: Match.objectLike({ title: 'MessageBatchRequest' }) }).properties.Schema;
+    expect(schema.properties.requests).toMatchObject({ minItems: 1, maxItems: 1000 });
+    expect(schema.properties.requests.items.properties.custom_id.pattern).toBe('^[A-Za-z0-9_-]{1,64}$');
+    expect(schema.properties.requests.items.properties.params.properties.model.enum).toEqual(['chat', 'chat-fast', 'nova-pro']);
+    // The other batch routes, /v1/messages itself and the routes under it still reach the router.
+    expect(only(t, 'AWS::ApiGateway::Method', { HttpMethod: 'GET', ResourceId: { Ref: batches.id } }).properties.Integration)
+      .toMatchObject({ Type: 'AWS_PROXY', ResponseTransferMode: 'STREAM' });
+    const batch = only(t, 'AWS::ApiGateway::Resource', { PathPart: '{proxy+}', ParentId: { Ref: batches.id } });
+    only(t, 'AWS::ApiGateway::Method', { HttpMethod: 'ANY', ResourceId: { Ref: batch.id } });
+    const messages = only(t, 'AWS::ApiGateway::Resource', { PathPart: 'messages' });
+    only(t, 'AWS::ApiGateway::Method', { HttpMethod: 'ANY', ResourceId: { Ref: messages.id } });
+    expect(env).toMatchObject({ PROXY_BATCH_MAX_REQUESTS: '1000', PROXY_BATCH_QUEUE_URL: expect.anything() });
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 4 }, FunctionResponseTypes: ['ReportBatchItemFailures'] });
   }, SYNTH_TIMEOUT_MS);
 
   test('chat-app: the chat page with /api/* to a VPC-attached proxy with Redis sessions, custom domain, GitHub deploy role', () => {
