@@ -38,7 +38,7 @@ import { responsesToCanonical } from './responses/request';
 import { ResponsesStreamEncoder } from './responses/stream';
 import { validateResponsesBody } from './responses/validate';
 import { detectProtocol, matchRoute } from './router';
-import { bodyUnlessHead, classify, corsHeaders, Exchange, invalidField, JSON_TYPE, send, sendError, withAbort, type Conversation } from './stages/exchange';
+import { bodyUnlessHead, classify, corsHeaders, Exchange, invalidField, JSON_TYPE, send, sendError, upstreamAbort, withAbort, type Conversation } from './stages/exchange';
 import { createPolicyStage } from './stages/policy';
 import { createSessionStage } from './stages/sessions';
 import type { StreamEncoder } from './stream-encoder';
@@ -302,22 +302,17 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const dimensions = checkDimensions(body, spec, body.model);
     x.stream = false;
     await policy.admit(x);
-    const controller = new AbortController();
-    const onClientGone = () => controller.abort(new ProxyError('internal', 'client disconnected'));
-    sink.signal.addEventListener('abort', onClientGone, { once: true });
-    const deadline = options.deadline !== undefined
-      ? setTimeout(() => controller.abort(new ProxyError('timeout', 'The proxy ran out of time before the upstream finished.')), Math.max(0, options.deadline - now()))
-      : undefined;
+    const abort = upstreamAbort(sink, options.deadline, now);
     try {
       const call = {
         texts: embeddingTexts(body),
         model,
         dimensions,
         inputType: body.input_type ?? 'search_document',
-        signal: controller.signal,
+        signal: abort.signal,
         requestId: x.request.requestId,
       };
-      const result = await withAbort(upstream.embed(call), controller.signal);
+      const result = await withAbort(upstream.embed(call), abort.signal);
       x.usage.set({ input_tokens: result.inputTokens, output_tokens: 0 });
       x.usage.firstTokenAt = now();
       await policy.recordUsage(x);
@@ -326,8 +321,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
         'x-token-count': result.estimated ? 'estimate' : 'exact',
       });
     } finally {
-      if (deadline) clearTimeout(deadline);
-      sink.signal.removeEventListener('abort', onClientGone);
+      abort.release();
     }
   }
 
@@ -345,13 +339,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const session = conversation ?? await sessions.loadSession(x, request);
     await policy.admit(x);
 
-    const controller = new AbortController();
-    const onClientGone = () => controller.abort(new ProxyError('internal', 'client disconnected'));
-    sink.signal.addEventListener('abort', onClientGone, { once: true });
-    const deadline = options.deadline !== undefined
-      ? setTimeout(() => controller.abort(new ProxyError('timeout', 'The proxy ran out of time before the upstream finished.')), Math.max(0, options.deadline - now()))
-      : undefined;
-    const call: UpstreamCall = { request, model, signal: controller.signal, requestId: x.request.requestId };
+    const abort = upstreamAbort(sink, options.deadline, now);
+    const call: UpstreamCall = { request, model, signal: abort.signal, requestId: x.request.requestId };
     // The turn is committed (tokens counted against the limits, the conversation saved) before the client can see the
     // end of the response, so a follow-up sent the moment it ends finds both. A failed turn records its tokens only.
     let committed = false;
@@ -373,7 +362,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
           sink,
           headers: { ...x.headers, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' },
           pingIntervalMs: config.pingIntervalMs,
-          signal: controller.signal,
+          signal: abort.signal,
           observe: accumulator
             ? (event) => { x.usage.observe(event); accumulator.add(event); }
             : (event) => x.usage.observe(event),
@@ -394,15 +383,14 @@ export function createProxy(deps: ProxyDeps): Proxy {
             x.status = 200;
         }
       } else {
-        const response = await withAbort(upstream.complete(call), controller.signal);
+        const response = await withAbort(upstream.complete(call), abort.signal);
         x.usage.set(response.usage);
         x.usage.firstTokenAt = now();
         await commit({ role: 'assistant', content: response.content });
         await send(sink, x, 200, renderComplete(response), { 'content-type': JSON_TYPE });
       }
     } finally {
-      if (deadline) clearTimeout(deadline);
-      sink.signal.removeEventListener('abort', onClientGone);
+      abort.release();
       await commit();
     }
   }

@@ -105,3 +105,23 @@ export function withAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
 export function errorName(err: unknown): string {
   return err instanceof Error ? err.name : 'unknown error';
 }
+
+/**
+ * The abort signal of one upstream call: aborted when the client goes away or the deadline passes. `release` must be
+ * called when the call is over (it clears the timer and the listener).
+ */
+export function upstreamAbort(sink: ResponseSink, deadline: number | undefined, now: () => number): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const onClientGone = () => controller.abort(new ProxyError('internal', 'client disconnected'));
+  sink.signal.addEventListener('abort', onClientGone, { once: true });
+  const timer = deadline !== undefined
+    ? setTimeout(() => controller.abort(new ProxyError('timeout', 'The proxy ran out of time before the upstream finished.')), Math.max(0, deadline - now()))
+    : undefined;
+  return {
+    signal: controller.signal,
+    release: () => {
+      if (timer) clearTimeout(timer);
+      sink.signal.removeEventListener('abort', onClientGone);
+    },
+  };
+}
