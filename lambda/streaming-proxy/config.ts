@@ -142,6 +142,16 @@ export function loadConfig(env: Env): ProxyConfig {
   return config;
 }
 
+/**
+ * The batch worker's configuration: the proxy's (catalogue, upstream, gateway, metrics, PROXY_BATCH_*), without the
+ * authentication a worker that serves no HTTP has no use for, and with the batch stores required.
+ */
+export function loadWorkerConfig(env: Env): ProxyConfig {
+  const config = loadConfig({ ...env, PROXY_AUTH_MODE: 'none' });
+  if (!config.batches.aws) throw new ConfigError('PROXY_BATCH_TABLE', 'is required by the batch worker (with PROXY_BATCH_QUEUE_URL and PROXY_BATCH_BUCKET)');
+  return config;
+}
+
 function text(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();
   return value ? value : undefined;
