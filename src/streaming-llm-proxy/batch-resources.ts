@@ -18,7 +18,7 @@ const BATCH_RETENTION_DAYS = 29;
 /** What the proxy function and the worker do on the batch table (batches and per-request state). */
 const BATCH_TABLE_ACTIONS = [
   'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem',
-  'dynamodb:BatchWriteItem', 'dynamodb:TransactWriteItems', 'dynamodb:ConditionCheckItem',
+  'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem',
 ];
 /** What reading and writing data encrypted with a customer managed key needs on the key. */
 const KEY_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];

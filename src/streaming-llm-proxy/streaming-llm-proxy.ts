@@ -53,14 +53,18 @@ const MANAGED_ENV_PREFIXES = ['PROXY_', 'POWERTOOLS_', 'REDIS_'];
 const ORIGIN_VERIFY_HEADER = 'x-origin-verify';
 /** Carries `originSecretRotation`, so that bumping it changes every distribution that uses the origin. */
 const ORIGIN_ROTATION_HEADER = 'x-origin-verify-rotation';
-/** What the proxy function does on the gateway table (docs/gateway.md). */
+/**
+ * What the proxy function does on the gateway table (docs/gateway.md). IAM has no TransactWriteItems action: each item
+ * of a transaction is authorized as its own PutItem / UpdateItem / ConditionCheckItem — the charge's idempotency marker
+ * is a Put, so PutItem is needed.
+ */
 const GATEWAY_RUNTIME_ACTIONS = [
-  'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:TransactWriteItems', 'dynamodb:ConditionCheckItem',
+  'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem',
 ];
 /** What `cdk-serverless-llm keys` and `usage` do on the gateway table. */
 const GATEWAY_ADMIN_ACTIONS = [
   'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Scan',
-  'dynamodb:BatchGetItem', 'dynamodb:TransactWriteItems', 'dynamodb:ConditionCheckItem', 'dynamodb:DescribeTable',
+  'dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DescribeTable',
 ];
 /** What reading and writing items of a table encrypted with a customer managed key needs on the key. */
 const GATEWAY_KEY_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
