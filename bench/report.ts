@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { machine, OUT, ROOT } from './lib';
 
-const SECTIONS = ['overhead', 'instructions', 'upstream-layer', 'translation', 'coldstart', 'memory', 'load', 'synth-streaming-llm-proxy', 'synth-examples'];
+const SECTIONS = ['overhead', 'gateway', 'instructions', 'upstream-layer', 'translation', 'coldstart', 'memory', 'load', 'synth-streaming-llm-proxy', 'synth-examples'];
 
 function commit(): string {
   try {

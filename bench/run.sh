@@ -13,6 +13,7 @@ $ts bench/translation.ts
 $ts bench/coldstart.ts
 $ts bench/memory.ts
 $ts bench/overhead.ts
+$ts bench/gateway.ts          # the gateway table on moto (needs moto: scripts/install-test-prereqs.sh)
 # Instructions per request under callgrind (needs valgrind); BENCH_BASELINE=<another bundled checkout> adds its figures.
 $ts bench/instructions.ts ${BENCH_BASELINE:+--baseline "$BENCH_BASELINE"}
 $ts bench/upstream-layer.ts

@@ -139,6 +139,13 @@ export function createPowertoolsMeter(options: { serviceName: string; namespace:
         const perModel = metrics.singleMetric();
         perModel.addDimensions({ key: r.key, model: r.model });
         perModel.addMetric('KeyEstimatedCost', MetricUnit.NoUnit, r.estimatedCost ?? 0);
+        if (r.team !== undefined) {
+          // Spend per team (service, team): what a team's budget alarm sums. Teams are named by the keys' policies,
+          // so the dimension is as bounded as the keys are; a key without a team writes no team document.
+          const perTeam = metrics.singleMetric();
+          perTeam.addDimension('team', r.team);
+          perTeam.addMetric('TeamEstimatedCost', MetricUnit.NoUnit, r.estimatedCost ?? 0);
+        }
       }
       if (r.model) metrics.addMetadata('model', r.model);
       if (r.identity) metrics.addMetadata('identity', r.identity);

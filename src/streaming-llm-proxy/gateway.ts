@@ -16,6 +16,23 @@ export enum BudgetFailureMode {
 }
 
 /**
+ * A team's monthly budget, watched by a CloudWatch alarm on the spend of the keys whose policies name the team (the
+ * runtime's `TeamEstimatedCost` metric). It refuses nothing: per-key `budgets` in the key records are what refuse.
+ */
+export interface TeamBudget {
+  /** The team, as the keys' policies name it (`cdk-serverless-llm keys create --team <team>`). */
+  readonly team: string;
+  /** The team's budget in USD per month. */
+  readonly monthlyUsd: number;
+  /**
+   * The share of `monthlyUsd`, in percent (over 0, at most 100), whose pace the alarm watches: it fires when the team
+   * spends more than `monthlyUsd * alarmAtPercent / 100 / 30` in 24 hours.
+   * @default 80
+   */
+  readonly alarmAtPercent?: number;
+}
+
+/**
  * Options for both `ProxyGateway.newTable()` and `ProxyGateway.fromTable()`.
  */
 export interface ProxyGatewayOptions {
@@ -45,6 +62,16 @@ export interface ProxyGatewayOptions {
    * takes only one endpoint per service
    */
   readonly dynamoDbEndpoint?: boolean;
+  /**
+   * Monthly budgets of teams, each watched by a burn-rate alarm that notifies the proxy's alarm topic when the team's
+   * spend in 24 hours exceeds `alarmAtPercent` of its monthly budget spread over 30 days. CloudWatch cannot alarm on a
+   * calendar month's sum (an alarm's evaluation range is at most 7 days), so this is a pace alarm, not a month-to-date
+   * one: a month in which it never fired spent less than `alarmAtPercent * 31/30` percent of `monthlyUsd`, and a single
+   * expensive day fires it even when the month stays under budget. The exact month-to-date spend is in the table
+   * (`cdk-serverless-llm usage --team <team>`); see docs/gateway.md.
+   * @default no team budget alarms
+   */
+  readonly teamBudgets?: TeamBudget[];
 }
 
 /**
@@ -100,7 +127,31 @@ export abstract class ProxyGateway {
   public abstract _bind(scope: Construct, proxyEncryptionKey?: kms.IKey): BoundProxyGateway;
 }
 
+/** The team names key records accept (lambda/shared/gateway/schema.ts TEAM_NAME). */
+const TEAM_NAME = /^[A-Za-z0-9][A-Za-z0-9._@:-]{0,63}$/;
+
+function validateTeamBudgets(budgets: TeamBudget[]): void {
+  const seen = new Set<string>();
+  budgets.forEach((b, i) => {
+    const at = `ProxyGateway: \`teamBudgets[${i}]`;
+    if (Token.isUnresolved(b.team) || !TEAM_NAME.test(b.team)) {
+      throw new Error(`${at}.team\` must be a team name as key policies name it, known at synth time (1-64 characters of [A-Za-z0-9._@:-], starting with a letter or digit), got '${b.team}'.`);
+    }
+    if (seen.has(b.team)) throw new Error(`${at}.team\`: the team '${b.team}' is listed twice; give each team one budget.`);
+    seen.add(b.team);
+    // The thresholds are computed at synth time, so tokens (which arithmetic would corrupt) are refused too.
+    if (Token.isUnresolved(b.monthlyUsd) || !(Number.isFinite(b.monthlyUsd) && b.monthlyUsd > 0)) {
+      throw new Error(`${at}.monthlyUsd\` must be a positive number of USD known at synth time, got ${b.monthlyUsd}.`);
+    }
+    const pct = b.alarmAtPercent;
+    if (pct !== undefined && (Token.isUnresolved(pct) || !(Number.isFinite(pct) && pct > 0 && pct <= 100))) {
+      throw new Error(`${at}.alarmAtPercent\` must be a percentage over 0 and at most 100 known at synth time, got ${pct}.`);
+    }
+  });
+}
+
 function validateOptions(options: ProxyGatewayOptions): void {
+  validateTeamBudgets(options.teamBudgets ?? []);
   const ttl = options.cacheTtl;
   if (ttl && !ttl.isUnresolved() && ttl.toMilliseconds() % 1000 !== 0) {
     throw new Error('ProxyGateway: `cacheTtl` must be a whole number of seconds.');
@@ -120,7 +171,14 @@ function bound(table: dynamodb.ITable, created: boolean, options: ProxyGatewayOp
   if (options.cacheTtl) {
     environment.PROXY_GATEWAY_CACHE_TTL_SECONDS = String(options.cacheTtl.toSeconds());
   }
-  return { table, created, environment, parameterName: options.parameterName, dynamoDbEndpoint: options.dynamoDbEndpoint };
+  return {
+    table,
+    created,
+    environment,
+    parameterName: options.parameterName,
+    dynamoDbEndpoint: options.dynamoDbEndpoint,
+    teamBudgets: options.teamBudgets ?? [],
+  };
 }
 
 class NewGatewayTable extends ProxyGateway {

@@ -38,6 +38,8 @@ export interface BoundProxyGateway {
   readonly parameterName?: string;
   /** Whether to add a DynamoDB gateway endpoint to the function's VPC (undefined: the construct decides). */
   readonly dynamoDbEndpoint?: boolean;
+  /** Team budgets to alarm on (validated; the shape of gateway.ts TeamBudget, not imported to keep gateway.ts -> here one-way). */
+  readonly teamBudgets: ReadonlyArray<{ readonly team: string; readonly monthlyUsd: number; readonly alarmAtPercent?: number }>;
 }
 
 /**

@@ -956,6 +956,21 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
     });
   }
 
+  /**
+   * Estimated cost in USD of the API keys whose policies name `team` (sum over 5 minutes): the runtime's
+   * `TeamEstimatedCost` metric (dimensions `service` and `team`), which the gateway's `teamBudgets` alarms read.
+   */
+  public metricTeamEstimatedCost(team: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: this.metricsNamespace,
+      metricName: 'TeamEstimatedCost',
+      dimensionsMap: { service: this.serviceName, team },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+      ...props,
+    });
+  }
+
   /** Time to first token in milliseconds (p90 over 5 minutes). */
   public metricTimeToFirstToken(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('TimeToFirstToken', { statistic: cloudwatch.Stats.p(90), ...props });
@@ -1345,6 +1360,17 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
         }),
         threshold: options.tokensPerHour,
         description: 'LLM proxy token usage per hour',
+      });
+    }
+    // Team budgets: a burn-rate alarm each (CloudWatch cannot sum a calendar month in an alarm; see TeamBudget).
+    for (const budget of this.gateway?.teamBudgets ?? []) {
+      const percent = budget.alarmAtPercent ?? 80;
+      const perDay = budget.monthlyUsd * percent / 100 / 30;
+      specs.push({
+        id: `TeamBudgetAlarm-${budget.team}`,
+        metric: this.metricTeamEstimatedCost(budget.team, { period: Duration.days(1) }),
+        threshold: perDay,
+        description: `Team ${budget.team} spent $${perDay.toFixed(2)} or more in 24 hours, the pace of ${percent}% of its monthly budget of $${budget.monthlyUsd} in 30 days`,
       });
     }
     return this.createAlarmsFrom(specs);

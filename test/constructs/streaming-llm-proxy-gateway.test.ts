@@ -446,6 +446,71 @@ describe('spend per key', () => {
   });
 });
 
+describe('team budgets', () => {
+  const teamBudgets = [{ team: 'platform', monthlyUsd: 600 }, { team: 'search.ml', monthlyUsd: 300, alarmAtPercent: 50 }];
+
+  test('metricTeamEstimatedCost() reads the runtime\'s TeamEstimatedCost by team', () => {
+    const { proxy } = build({ gateway: ProxyGateway.newTable(), serviceName: 'llm-proxy' });
+    const metric = proxy.metricTeamEstimatedCost('platform');
+    expect(metric.metricName).toBe('TeamEstimatedCost');
+    expect(metric.dimensions).toEqual({ service: 'llm-proxy', team: 'platform' });
+    expect(metric.statistic).toBe('Sum');
+    expect(metric.period.toSeconds()).toBe(300);
+  });
+
+  test('each team gets a burn-rate alarm on its 24-hour spend at alarmAtPercent of the monthly budget over 30 days, notifying the alarm topic', () => {
+    const { proxy, template } = build({ gateway: ProxyGateway.newTable({ teamBudgets }), serviceName: 'llm-proxy' });
+    const topic = logicalId(template, 'AWS::SNS::Topic');
+    // 600 USD * 80% (the default) / 30 days = 16 USD per 24 hours; 300 * 50% / 30 = 5.
+    for (const [team, threshold] of [['platform', 16], ['search.ml', 5]] as const) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'TeamEstimatedCost',
+        Namespace: 'ServerlessLlm',
+        Dimensions: Match.arrayWith([{ Name: 'service', Value: 'llm-proxy' }, { Name: 'team', Value: team }]),
+        Statistic: 'Sum',
+        Period: 86400,
+        EvaluationPeriods: 1,
+        Threshold: threshold,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [{ Ref: topic }],
+        OKActions: [{ Ref: topic }],
+        AlarmDescription: Match.stringLikeRegexp(`^Team ${team.replace('.', '\\.')} spent \\$${threshold}\\.00 or more in 24 hours`),
+      });
+    }
+    expect(proxy.alarms.filter((a) => (a.metric as { metricName?: string }).metricName === 'TeamEstimatedCost')).toHaveLength(2);
+  });
+
+  test('fromTable() takes team budgets too, and no teamBudgets means no team alarm', () => {
+    const stack = newStack();
+    const table = dynamodb.Table.fromTableName(stack, 'Table', 'shared-gateway');
+    new StreamingLlmProxy(stack, 'Proxy', { gateway: ProxyGateway.fromTable(table, { teamBudgets: [{ team: 'platform', monthlyUsd: 30 }] }) });
+    Template.fromStack(stack).resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'TeamEstimatedCost' }, 1);
+    build().template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'TeamEstimatedCost' }, 0);
+  });
+
+  test.each([
+    [[{ team: 'platform', monthlyUsd: -5 }], /`teamBudgets\[0\]\.monthlyUsd` must be a positive number of USD/],
+    [[{ team: 'platform', monthlyUsd: 0 }], /`teamBudgets\[0\]\.monthlyUsd` must be a positive number/],
+    [[{ team: 'platform', monthlyUsd: Number.NaN }], /`teamBudgets\[0\]\.monthlyUsd`/],
+    [[{ team: 'a', monthlyUsd: 1 }, { team: 'a', monthlyUsd: 2 }], /`teamBudgets\[1\]\.team`: the team 'a' is listed twice/],
+    [[{ team: 'platform', monthlyUsd: 10, alarmAtPercent: 0 }], /`teamBudgets\[0\]\.alarmAtPercent` must be a percentage over 0 and at most 100/],
+    [[{ team: 'platform', monthlyUsd: 10, alarmAtPercent: 120 }], /`teamBudgets\[0\]\.alarmAtPercent` must be a percentage/],
+    [[{ team: 'has space', monthlyUsd: 10 }], /`teamBudgets\[0\]\.team` must be a team name/],
+    [[{ team: '', monthlyUsd: 10 }], /`teamBudgets\[0\]\.team` must be a team name/],
+  ])('a bad team budget %j is a synth-time error naming the prop', (budgets, message) => {
+    expect(() => ProxyGateway.newTable({ teamBudgets: budgets })).toThrow(message);
+    const stack = newStack();
+    expect(() => ProxyGateway.fromTable(dynamodb.Table.fromTableName(stack, 'T', 't'), { teamBudgets: budgets })).toThrow(message);
+  });
+
+  test('a proxy with team budget alarms has no unacknowledged findings in the four packs', () => {
+    const stack = newStack();
+    new StreamingLlmProxy(stack, 'Proxy', { gateway: ProxyGateway.newTable({ teamBudgets }) });
+    expect(formatFindings(nagFindings(stack))).toEqual([]);
+  });
+});
+
 describe('dashboard', () => {
   test('with the gateway, the dashboard shows the ten keys that spent most, from KeyEstimatedCost', () => {
     const { template } = build({ gateway: ProxyGateway.newTable(), serviceName: 'llm-proxy' });

@@ -381,7 +381,7 @@ describe('shared data', () => {
     const proxy = new StreamingLlmProxy(new Stack(new App(), 'M'), 'Proxy');
     const read = Object.getOwnPropertyNames(StreamingLlmProxy.prototype)
       .filter((name) => /^metric[A-Z]/.test(name))
-      .map((name) => (proxy as unknown as Record<string, () => { metricName: string }>)[name]().metricName);
+      .map((name) => (proxy as unknown as Record<string, (...args: string[]) => { metricName: string }>)[name](...(name === 'metricTeamEstimatedCost' ? ['platform'] : [])).metricName);
     expect(read.sort()).toEqual([...documented].sort());
   });
 });

@@ -115,6 +115,16 @@ describe('createPowertoolsMeter spend per key', () => {
     expect(perKey[1]).toMatchObject({ service: 'llm-proxy-test', key: 'alice', model: 'claude-sonnet-4-6', KeyEstimatedCost: 0.0123 });
   });
 
+  test('a key with a team also writes TeamEstimatedCost per team; a key without one writes no team document', () => {
+    const teamDocs = (docs: Array<Record<string, any>>) =>
+      docs.filter((d) => d._aws.CloudWatchMetrics[0].Metrics.some((m: { Name: string }) => m.Name === 'TeamEstimatedCost'));
+    const withTeam = teamDocs(emfDocs({ ...record, key: 'alice', team: 'search' }));
+    expect(withTeam.map((d) => d._aws.CloudWatchMetrics[0].Dimensions)).toEqual([[['service', 'team']]]);
+    expect(withTeam[0]).toMatchObject({ service: 'llm-proxy-test', team: 'search', TeamEstimatedCost: 0.0123 });
+    expect(withTeam[0].key).toBeUndefined();
+    expect(teamDocs(emfDocs({ ...record, key: 'alice', team: undefined }))).toHaveLength(0);
+  });
+
   test('without a key (a request refused before authentication) there is no per-key document', () => {
     expect(emfDocs({ ...record, key: undefined })).toHaveLength(1);
   });
