@@ -75,6 +75,16 @@ export function estimateCost(usage: Pick<RequestRecord, 'inputTokens' | 'outputT
     + usage.cacheReadInputTokens * perToken(pricing.cacheReadPerMTok ?? pricing.inputPerMTok * 0.1);
 }
 
+/** A response's usage as the record's token counts (absent cache counts are 0). */
+export function tokenCounts(u: Usage): Pick<RequestRecord, 'inputTokens' | 'outputTokens' | 'cacheReadInputTokens' | 'cacheWriteInputTokens'> {
+  return {
+    inputTokens: u.input_tokens,
+    outputTokens: u.output_tokens,
+    cacheReadInputTokens: u.cache_read_input_tokens ?? 0,
+    cacheWriteInputTokens: u.cache_creation_input_tokens ?? 0,
+  };
+}
+
 /** Follows a canonical stream for usage and time to first token, without keeping the content. */
 export class UsageTracker {
   public usage: Usage = { input_tokens: 0, output_tokens: 0 };

@@ -25,7 +25,7 @@ import { embeddingSpec } from './embedding-models';
 import { ProxyError, toProxyError } from './errors';
 import { estimateInputTokens } from './estimate';
 import type { ProxyRequest, ResponseSink } from './http';
-import { estimateCost, type Meter, type RequestRecord } from './metering';
+import { estimateCost, tokenCounts, type Meter, type RequestRecord } from './metering';
 import { anthropicModel, listModels, openAiModel } from './models-endpoint';
 import { toChatCompletion } from './openai/aggregate';
 import { OpenAiChunkEncoder } from './openai/chunks';
@@ -396,13 +396,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
   }
 
   function record(x: Exchange, end: number): RequestRecord {
-    const u = x.usage.usage;
-    const tokens = {
-      inputTokens: u.input_tokens,
-      outputTokens: u.output_tokens,
-      cacheReadInputTokens: u.cache_read_input_tokens ?? 0,
-      cacheWriteInputTokens: u.cache_creation_input_tokens ?? 0,
-    };
+    const tokens = tokenCounts(x.usage.usage);
     return {
       requestId: x.request.requestId,
       method: x.request.method,

@@ -16,7 +16,7 @@ import { messagesToCanonical } from '../anthropic/request';
 import { validateMessagesBody } from '../anthropic/validate';
 import type { BatchConfig } from '../config';
 import { ProxyError, toProxyError } from '../errors';
-import { estimateCost, type Meter } from '../metering';
+import { estimateCost, tokenCounts, type Meter } from '../metering';
 import type { ModelCatalogue } from '../pipeline';
 import type { ResolvedModel, Upstream } from '../upstream/types';
 
@@ -134,13 +134,7 @@ export function createBatchWorker(deps: BatchWorkerDeps): BatchWorker {
   }
 
   async function charge(batch: BatchRecord, model: ResolvedModel, requestId: string, response: MessageResponse): Promise<number | undefined> {
-    const u = response.usage;
-    const tokens = {
-      inputTokens: u.input_tokens,
-      outputTokens: u.output_tokens,
-      cacheReadInputTokens: u.cache_read_input_tokens ?? 0,
-      cacheWriteInputTokens: u.cache_creation_input_tokens ?? 0,
-    };
+    const tokens = tokenCounts(response.usage);
     const usd = estimateCost(tokens, model.pricing);
     if (!deps.spend) return usd;
     try {
@@ -167,7 +161,7 @@ export function createBatchWorker(deps: BatchWorkerDeps): BatchWorker {
     batch: BatchRecord, model: ResolvedModel, state: BatchRequestState, started: number, result: BatchResultType,
     response?: MessageResponse, error?: string, usd?: number,
   ): void {
-    const u = response?.usage;
+    const tokens = response ? tokenCounts(response.usage) : { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheWriteInputTokens: 0 };
     deps.meter.record({
       requestId: `${batch.id}#${state.index}`,
       method: 'BATCH',
@@ -182,10 +176,7 @@ export function createBatchWorker(deps: BatchWorkerDeps): BatchWorker {
       model: model.requested,
       target: model.target,
       stream: false,
-      inputTokens: u?.input_tokens ?? 0,
-      outputTokens: u?.output_tokens ?? 0,
-      cacheReadInputTokens: u?.cache_read_input_tokens ?? 0,
-      cacheWriteInputTokens: u?.cache_creation_input_tokens ?? 0,
+      ...tokens,
       estimatedCost: usd,
       durationMs: now() - started,
       error,

@@ -9,7 +9,7 @@ import type { SpendStore } from '../../shared/gateway/types';
 import type { RateLimiter, RateLimits } from '../../shared/limits';
 import type { ProxyConfig } from '../config';
 import { ProxyError } from '../errors';
-import { estimateCost, type Meter } from '../metering';
+import { estimateCost, tokenCounts, type Meter } from '../metering';
 import { errorName, type Exchange } from './exchange';
 
 export interface PolicyStage {
@@ -111,13 +111,7 @@ export function createPolicyStage(deps: PolicyDeps): PolicyStage {
 
   async function charge(x: Exchange): Promise<void> {
     if (!deps.spend || !x.identity || !x.model) return;
-    const u = x.usage.usage;
-    const tokens = {
-      inputTokens: u.input_tokens,
-      outputTokens: u.output_tokens,
-      cacheReadInputTokens: u.cache_read_input_tokens ?? 0,
-      cacheWriteInputTokens: u.cache_creation_input_tokens ?? 0,
-    };
+    const tokens = tokenCounts(x.usage.usage);
     const usd = estimateCost(tokens, x.model.pricing) ?? 0;
     try {
       await deps.spend.charge({
