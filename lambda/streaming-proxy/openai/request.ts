@@ -189,13 +189,22 @@ function translateMessage(m: ChatMessage, i: number, system: TextBlock[], out: C
 
 /** Appends blocks, merging into the previous message when it has the same role (OpenAI allows runs of one role). */
 function push(out: CanonicalMessage[], role: 'user' | 'assistant', blocks: ContentBlock[]): void {
+  pushTurn(out, role, blocks, true);
+}
+
+/**
+ * Appends blocks as a turn, merged into the last message when it has the same role (Claude wants the roles to
+ * alternate). `collapseText`: a new turn of one plain text block becomes a string, as a chat message's content was.
+ */
+export function pushTurn(out: CanonicalMessage[], role: 'user' | 'assistant', blocks: ContentBlock[], collapseText = false): void {
   const last = out[out.length - 1];
   if (last && last.role === role) {
     const previous = typeof last.content === 'string' ? [{ type: 'text', text: last.content } as TextBlock] : last.content;
     last.content = [...previous, ...blocks];
     return;
   }
-  out.push({ role, content: blocks.length === 1 && blocks[0].type === 'text' && !blocks[0].cache_control ? blocks[0].text : blocks });
+  const single = collapseText && blocks.length === 1 && blocks[0].type === 'text' && !blocks[0].cache_control;
+  out.push({ role, content: single ? (blocks[0] as TextBlock).text : blocks });
 }
 
 export function imageBlock(url: string, param: string): ImageBlock {

@@ -24,7 +24,7 @@ import type {
 import { ProxyError } from '../errors';
 import { decodeReasoning } from './output';
 import type { ResponsesBody } from './validate';
-import { fileBlock, imageBlock, parseArguments, thinkingFor } from '../openai/request';
+import { fileBlock, imageBlock, parseArguments, pushTurn as push, thinkingFor } from '../openai/request';
 
 /** How a tool name Claude sees maps back to the Responses tool. */
 export interface ToolName {
@@ -434,15 +434,6 @@ function requireString(value: unknown, param: string): string {
 
 /** Appends blocks, merging into the previous message of the same role (a tool call's reasoning, text and calls are one
  * assistant turn; its outputs and the next user text one user turn, tool results first). */
-function push(out: CanonicalMessage[], role: 'user' | 'assistant', blocks: ContentBlock[]): void {
-  const last = out[out.length - 1];
-  if (last && last.role === role) {
-    const previous = typeof last.content === 'string' ? [{ type: 'text', text: last.content } as TextBlock] : last.content;
-    last.content = [...previous, ...blocks];
-    return;
-  }
-  out.push({ role, content: blocks });
-}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Options
