@@ -64,6 +64,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // The gateway table (virtual keys, shared limits, spend): the runtime's store and the keys CLI.
     '@aws-sdk/client-dynamodb@^3.1178.0',
     '@aws-sdk/util-dynamodb@^3.996.9',
+    // Message Batches (StreamingLlmProxy `batches`): one SQS message per request, the input and results in S3.
+    '@aws-sdk/client-sqs@^3.1178.0',
+    '@aws-sdk/client-s3@^3.1178.0',
     '@aws-sdk/client-ssm@^3.1178.0',
     '@aws-sdk/client-elasticache@^3.1127.0',
     '@aws-sdk/credential-provider-node@^3.972.97',

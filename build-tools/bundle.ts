@@ -28,26 +28,38 @@ interface EntryOverride {
   readonly options?: esbuild.BuildOptions;
   /**
    * Modules kept out of this entry's bundle and built as separate files beside it, loaded with `require` only when the
-   * code path that needs them runs (so they cost neither bundle size nor init time when unused).
+   * code path that needs them runs (so they cost neither bundle size nor init time when unused). A module is matched by
+   * the file an import resolves to, so `require('../shared/batches')` from lambda/streaming-proxy/ and
+   * `require('../../shared/batches')` from lambda/streaming-proxy/batches/ both load `./batches.js`.
    */
-  readonly lazyModules?: { readonly importPath: string; readonly source: string; readonly outFile: string }[];
+  readonly lazyModules?: readonly LazyModule[];
   /** Entry file name inside lambda/<name>/ when it is not index.ts. */
   readonly entryFile?: string;
   /** Output file name inside assets/<name>/ when it is not index.js. */
   readonly outFile?: string;
 }
 
-const ENTRY_OVERRIDES: Record<string, EntryOverride> = {
+interface LazyModule {
+  /** The module's file (relative to the repository root); an import that resolves to it loads `./<outFile>`. */
+  readonly source: string;
+  readonly outFile: string;
+}
+
+/** The proxy runtime's optional parts: the proxy and the batch worker (which runs the same upstream layer) load them lazily. */
+const PROXY_RUNTIME_LAZY_MODULES: readonly LazyModule[] = [
   // The Redis client (~500 KiB with its modules) is needed only when sessions or limits use VpcRedisSessions.
-  'streaming-proxy': {
-    // The embedded mock model (PROXY_UPSTREAM=mock, or a catalogue entry with upstream `mock`) likewise.
-    lazyModules: [
-      { importPath: '../shared/redis', source: 'lambda/shared/redis/index.ts', outFile: 'redis.js' },
-      // The DynamoDB client, for the gateway table (PROXY_GATEWAY_TABLE) only.
-      { importPath: '../shared/gateway', source: 'lambda/shared/gateway/index.ts', outFile: 'gateway.js' },
-      { importPath: './upstream/mock', source: 'lambda/streaming-proxy/upstream/mock.ts', outFile: 'mock.js' },
-    ],
-  },
+  { source: 'lambda/shared/redis/index.ts', outFile: 'redis.js' },
+  // The DynamoDB client, for the gateway table (PROXY_GATEWAY_TABLE) only.
+  { source: 'lambda/shared/gateway/index.ts', outFile: 'gateway.js' },
+  // The DynamoDB, SQS and S3 clients, for Message Batches on AWS (PROXY_BATCH_TABLE …) only.
+  { source: 'lambda/shared/batches/index.ts', outFile: 'batches.js' },
+  // The embedded mock model (PROXY_UPSTREAM=mock, or a catalogue entry with upstream `mock`) likewise.
+  { source: 'lambda/streaming-proxy/upstream/mock.ts', outFile: 'mock.js' },
+];
+
+const ENTRY_OVERRIDES: Record<string, EntryOverride> = {
+  'streaming-proxy': { lazyModules: PROXY_RUNTIME_LAZY_MODULES },
+  'batch-worker': { lazyModules: PROXY_RUNTIME_LAZY_MODULES },
   // CloudFront Functions (cloudfront-js-2.0) run a plain script with a top-level `handler` function:
   // no module system, no minified renaming of `handler`. The IIFE exposes the module as `spaRouter`; the footer is the
   // top-level `handler` that CloudFront calls. The runtime lists no for-of loop, so esbuild's helpers must not use one.
@@ -104,15 +116,26 @@ function entries(): { name: string; entry: string; out: string; options: esbuild
   return result;
 }
 
-/** Rewrites `require('<importPath>')` to a runtime `require('./<outFile>')` of the separately built file. */
-function lazyModulesPlugin(modules: NonNullable<EntryOverride['lazyModules']>): esbuild.Plugin {
+/**
+ * Rewrites every relative import that resolves to a lazy module's source (`require('../shared/redis')`,
+ * `require('../../shared/batches')`, …) to a runtime `require('./<outFile>')` of the separately built file, which sits
+ * beside the entry's index.js whatever folder the importing file was in.
+ */
+function lazyModulesPlugin(modules: readonly LazyModule[]): esbuild.Plugin {
+  const byFile = new Map<string, string>();
+  for (const module of modules) {
+    const file = path.join(root, module.source);
+    const stem = file.replace(/\.ts$/, '');
+    // `./upstream/mock`, `./upstream/mock.ts`; for an index.ts also its folder (`../shared/redis`, `../shared/redis/`).
+    for (const candidate of [file, stem, ...(path.basename(stem) === 'index' ? [path.dirname(stem)] : [])]) byFile.set(candidate, module.outFile);
+  }
   return {
     name: 'lazy-modules',
     setup(build) {
-      for (const module of modules) {
-        const filter = new RegExp(`^${module.importPath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
-        build.onResolve({ filter }, () => ({ path: `./${module.outFile}`, external: true }));
-      }
+      build.onResolve({ filter: /^\.\.?(\/|$)/ }, (args) => {
+        const outFile = byFile.get(path.resolve(args.resolveDir, args.path).replace(/\/+$/, ''));
+        return outFile === undefined ? undefined : { path: `./${outFile}`, external: true };
+      });
     },
   };
 }

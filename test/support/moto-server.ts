@@ -46,15 +46,44 @@ function answers(url: string): Promise<boolean> {
   });
 }
 
+export interface MotoServerOptions {
+  /**
+   * Serve one request at a time (moto_server itself is threaded). DynamoDB isolates transactions and conditional writes;
+   * moto's threaded server does not: a TransactWriteItems applies its items one by one and, when a condition fails,
+   * restores a copy of the whole table taken when it started, so concurrent transactions on the same items lose each
+   * other's writes or apply a refused one. Serially, each call is atomic and isolated, as in DynamoDB. Do not long-poll
+   * SQS (WaitTimeSeconds) against a serial server: the poll holds up every other request.
+   */
+  readonly serial?: boolean;
+}
+
+/** moto's server with werkzeug's threaded mode off (moto.server.main passes threaded=True). */
+const SERIAL_MOTO = [
+  'import sys, moto.server as s',
+  'run = s.run_simple',
+  's.run_simple = lambda *a, **k: run(*a, **{**k, "threaded": False})',
+  's.main(sys.argv[1:])',
+].join('\n');
+
+/** The Python of moto's venv (beside its moto_server). */
+function motoPython(bin: string): string {
+  const python = path.join(path.dirname(bin), 'python');
+  if (!fs.existsSync(python)) throw new Error(`a serial moto server needs the Python beside ${bin} (${python} is missing). Install moto with:  ${INSTALL}`);
+  return python;
+}
+
 export class MotoServer {
   /**
    * Starts moto_server on a free loopback port (or `port`: a restart where clients already point, with an empty store)
-   * and waits until it answers HTTP (up to 20 s).
+   * and waits until it answers HTTP (up to 20 s). `options.serial`: one request at a time (see MotoServerOptions).
    */
-  static async start(port?: number): Promise<MotoServer> {
+  static async start(port?: number, options: MotoServerOptions = {}): Promise<MotoServer> {
     const bin = motoServerBinary();
     port ??= await freePort();
-    const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = ['-H', '127.0.0.1', '-p', String(port)];
+    const child = options.serial
+      ? spawn(motoPython(bin), ['-c', SERIAL_MOTO, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const server = new MotoServer(child, port);
     await server.waitUntilReady();
     return server;
