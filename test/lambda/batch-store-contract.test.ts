@@ -13,6 +13,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { createAwsBatchBackends, DynamoBatchStore, S3BatchObjects, SqsBatchQueue } from '../../lambda/shared/batches';
 import { batchPk, BATCH_SK, ownerPk, requestSk, s3EndpointOverridden } from '../../lambda/shared/batches/aws';
+import { MemoryBatchStore } from '../../lambda/shared/batches/memory';
 import {
   BATCH_RETENTION_DAYS,
   BATCH_TTL_MS,
@@ -61,6 +62,7 @@ function newBatch(owner: string, n: number, createdAt = (clock += 1000)): { batc
     id,
     owner,
     team: 'search',
+    meterKey: 'search-key',
     createdAt,
     expiresAt: createdAt + BATCH_TTL_MS,
     total: n,
@@ -80,9 +82,8 @@ let owners = 0;
 /** An owner no other test has used, so listings start empty. */
 const freshOwner = (): string => `key:owner-${++owners}`;
 
-// The memory implementation (lambda/shared/batches/memory.ts, `new MemoryBatchStore()`) joins this list when it lands:
-//   ['memory', async () => new MemoryBatchStore()],
 const implementations: [string, () => Promise<BatchStore>][] = [
+  ['memory', async () => new MemoryBatchStore()],
   ['DynamoDB (moto)', async () => new DynamoBatchStore({ tableName: resources.tableName, region: 'us-east-1' })],
 ];
 

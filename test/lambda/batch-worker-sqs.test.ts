@@ -4,6 +4,7 @@
  * worker processes that are killed mid-batch and started again (test/support/batch-worker-process.ts).
  */
 import { randomBytes } from 'crypto';
+import Anthropic from '@anthropic-ai/sdk';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
@@ -12,6 +13,7 @@ import { createAwsBatchBackends, SqsBatchQueue } from '../../lambda/shared/batch
 import { BATCH_TTL_MS, batchKeys, emptyCounts, newBatchId, type BatchJob, type BatchWorker } from '../../lambda/shared/batches/types';
 import { BATCH_SERVICES, batchEnv, createBatchResources, type BatchResources } from '../support/batch-aws';
 import { startBatchWorkerProcess, type BatchWorkerProcess } from '../support/batch-worker-process';
+import { startDevServerProcess } from '../support/dev-server-process';
 import { MotoServer } from '../support/moto-server';
 import { drainQueue } from '../support/sqs-drain';
 
@@ -194,9 +196,57 @@ describe('fed real SQS messages (moto)', () => {
       expect(results.KeyCount).toBe(total);
     });
 
-    // Enable when lambda/streaming-proxy/batches/worker.ts lands: the same test with the real worker Lambda
-    // (startBatchWorkerProcess without handlerModule runs lambda/batch-worker/index.ts) on PROXY_UPSTREAM=mock, the
-    // input object written as the API writes it, and the results read back as JSONL.
-    test.todo('with the real worker (lambda/batch-worker/index.ts): every request ends exactly once, results and counts consistent');
+    test('the real worker (assets/batch-worker) behind the dev server and the Anthropic SDK: killed mid-batch, every request ends once, results as JSONL', async () => {
+      const aws = { ...moto.env([...BATCH_SERVICES]), ...batchEnv(resources) };
+      // The proxy writes the input, the state and the jobs to moto; the worker processes drain the queue.
+      const proxy = await startDevServerProcess({ env: aws });
+      try {
+        const client = new Anthropic({ baseURL: proxy.url, apiKey: proxy.key, maxRetries: 0 });
+        const total = 24;
+        const created = await client.messages.batches.create({
+          requests: Array.from({ length: total }, (_, i) => ({
+            custom_id: `job-${i}`,
+            params: { model: 'claude-sonnet-4-6', max_tokens: 256, messages: [{ role: 'user' as const, content: `Count to ${i} [[mock: first_delay=600]]` }] },
+          })),
+        });
+        const options = { env: { ...aws, PROXY_UPSTREAM: 'mock', POWERTOOLS_METRICS_DISABLED: 'true' }, handlerModule: 'assets/batch-worker/index.js', batchSize: 4 };
+        const first = startBatchWorkerProcess(options);
+        workers.push(first);
+        // Killed once it has ended some requests and holds the next event's in flight.
+        // (Each request takes 600 ms on the mock; 300 ms after an event's report, the next event's requests are running.)
+        await first.waitFor((line) => typeof line.event === 'number' && (line.event as number) >= 2, 60_000);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await first.kill('SIGKILL');
+        const midway = (await client.messages.batches.retrieve(created.id)).request_counts;
+        expect(midway.succeeded).toBeGreaterThan(0);
+        expect(midway.processing).toBeGreaterThan(0);
+        const second = startBatchWorkerProcess(options);
+        workers.push(second);
+
+        const deadline = Date.now() + 90_000;
+        let batch = await client.messages.batches.retrieve(created.id);
+        while (batch.processing_status !== 'ended') {
+          if (Date.now() > deadline) throw new Error(`the batch did not end (${JSON.stringify(batch.request_counts)}); worker stderr:\n${second.stderr()}`);
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          batch = await client.messages.batches.retrieve(created.id);
+        }
+        await second.kill('SIGTERM');
+        // Each request ended once: a duplicate would count twice (succeeded > total, processing < 0).
+        expect(batch.request_counts).toEqual({ processing: 0, succeeded: total, errored: 0, canceled: 0, expired: 0 });
+        // The messages the killed worker held came back to the second one.
+        expect(second.lines.some((line) => (line.attempts as number[] | undefined)?.some((a) => a >= 2))).toBe(true);
+        const lines: { custom_id: string; result: { type: string; message?: { content: { type: string; text?: string }[] } } }[] = [];
+        for await (const line of await client.messages.batches.results(created.id)) lines.push(line as never);
+        expect(lines.map((l) => l.custom_id)).toEqual(Array.from({ length: total }, (_, i) => `job-${i}`));
+        for (const [i, line] of lines.entries()) {
+          expect(line.result.type).toBe('succeeded');
+          expect(line.result.message!.content.map((b) => b.text ?? '').join('')).toContain(`Count to ${i}`);
+        }
+        const objects = await resources.s3.send(new ListObjectsV2Command({ Bucket: resources.bucket, Prefix: `${batchKeys.prefix(created.id)}results/` }));
+        expect(objects.KeyCount).toBe(total);
+      } finally {
+        await proxy.stop();
+      }
+    });
   });
 });

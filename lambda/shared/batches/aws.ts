@@ -7,7 +7,7 @@
  * epoch seconds; lambda/shared/gateway/schema.ts), so one table can hold both. Its batch items:
  *
  *   item                 pk                   sk                          attributes
- *   a batch              batch#<batch id>     batch                       id, owner, team, createdAt, expiresAt, total,
+ *   a batch              batch#<batch id>     batch                       id, owner, team, meterKey, createdAt, expiresAt, total,
  *                                                                         status, processing, succeeded, errored, canceled,
  *                                                                         expired, cancelInitiatedAt, endedAt, ttl
  *   one of its requests  batch#<batch id>     req#<index, 6 digits>       index, customId, start, end, result (once ended), ttl
@@ -99,6 +99,7 @@ interface MetaItem {
   readonly id: string;
   readonly owner: string;
   readonly team?: string;
+  readonly meterKey?: string;
   readonly createdAt: number;
   readonly expiresAt: number;
   readonly total: number;
@@ -126,6 +127,7 @@ function toRecord(item: Item): BatchRecord {
     id: m.id,
     owner: m.owner,
     ...(m.team !== undefined ? { team: m.team } : {}),
+    ...(m.meterKey !== undefined ? { meterKey: m.meterKey } : {}),
     createdAt: m.createdAt,
     expiresAt: m.expiresAt,
     total: m.total,
@@ -225,6 +227,7 @@ export class DynamoBatchStore implements BatchStore {
       id: batch.id,
       owner: batch.owner,
       team: batch.team,
+      meterKey: batch.meterKey,
       createdAt: batch.createdAt,
       expiresAt: batch.expiresAt,
       total: batch.total,
