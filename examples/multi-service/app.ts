@@ -36,14 +36,15 @@ export const NAMES = {
 } as const;
 
 /**
- * Two application services that reach Bedrock only through one shared LLM proxy: every call is signed with the
- * service's own IAM role, so limits and metering are per service and no service holds Bedrock permissions. The
- * services read their configuration (proxy URL, model, token budget) from SSM Parameter Store. GitHub Actions jobs in
- * the `production` environment push the triage image to ECR and ship new code to both functions by
- * publishing a version and moving their `live` aliases.
+ * Application services that reach Bedrock only through LLM proxies: the summarizer and triage services sign every call
+ * with their own IAM role, so limits and metering are per service and no service holds Bedrock permissions; they read
+ * their configuration (proxy URL, model, token budget) from SSM Parameter Store. The trip assistant (an HTTP API, its
+ * API service and its agent service) is described at buildTripAssistant(). GitHub Actions jobs in the `production`
+ * environment push the container images (triage, agent) to ECR and ship new code by publishing a version and moving
+ * the `live` aliases, with a smoke check and rollback (.github/workflows/deploy.yml).
  *
- * Two stacks: `MultiServiceCi` (the image repository and the deploy role) is deployed once by hand, so CI can push the
- * first image before `MultiService` creates the function that runs it.
+ * Two stacks: `MultiServiceCi` (the image repositories and the deploy role) is deployed once by hand, so CI can push the
+ * first images before `MultiService` creates the functions that run them.
  */
 export function buildApp(app: App = new App()): App {
   Validations.of(app).addPlugins(
@@ -51,7 +52,7 @@ export function buildApp(app: App = new App()): App {
   );
 
   // --- CI stack: image repository and the GitHub deploy role ----------------------------------------------------------
-  const ci = new Stack(app, 'MultiServiceCi', { env: ENV, description: 'Image repository and GitHub Actions deploy role of the LLM services' });
+  const ci = new Stack(app, 'MultiServiceCi', { env: ENV, description: 'Image repositories and GitHub Actions deploy role of the LLM services' });
   // One repository per container service, each with immutable tags (a git sha names one image forever) and scan on push.
   const imageRepository = (id: string, repositoryName: string) => new ecr.Repository(ci, id, {
     repositoryName,
@@ -90,7 +91,7 @@ export function buildApp(app: App = new App()): App {
   new CfnOutput(ci, 'AgentRepositoryUri', { value: agentRepository.repositoryUri });
 
   // --- services stack ----------------------------------------------------------------------------------------------
-  const stack = new Stack(app, 'MultiService', { env: ENV, description: 'Two LLM-backed services behind one streaming Bedrock proxy' });
+  const stack = new Stack(app, 'MultiService', { env: ENV, description: 'LLM-backed services and the trip assistant API behind streaming Bedrock proxies' });
   const key = new kms.Key(stack, 'Key', { description: 'LLM services: logs, dead-letter queues and alarms', enableKeyRotation: true });
 
   // The proxy: IAM auth on a streaming function URL; only the two approved models; URL published as /multi-service/llm-proxy/url.
@@ -301,12 +302,12 @@ function serviceProps(stack: Stack, id: string, functionName: string, key: kms.I
 }
 
 function acknowledgeServiceFindings(fn: lambda.Function): void {
-  const vpc = 'The service calls only the LLM proxy\'s function URL and SSM over TLS with SigV4; it reaches no private resource, ' +
-    'so attaching it to a VPC would add a NAT gateway or endpoints without narrowing what it can reach.';
+  const vpc = 'The service calls only public AWS APIs (SSM, Lambda) and an LLM proxy\'s function URL, over TLS; it reaches no ' +
+    'private resource, so attaching it to a VPC would add a NAT gateway or endpoints without narrowing what it can reach.';
   const inline = 'The role belongs to this one function; its inline policy holds the grants made to it (its log group, its SSM ' +
-    'parameters, invoking the proxy URL, its dead-letter queue), created and deleted with the role.';
-  const concurrency = 'Each service is capped by the proxy\'s per-role rate limits; reserved concurrency would fail to deploy in ' +
-    'accounts at the default concurrency quota.';
+    'parameters, invoking a proxy URL or the agent\'s live alias, its dead-letter queue), created and deleted with the role.';
+  const concurrency = 'Each service is capped upstream (the proxies\' per-caller rate limits, the HTTP API stage\'s throttling); ' +
+    'reserved concurrency would fail to deploy in accounts at the default concurrency quota.';
   Validations.of(fn.role!).acknowledge(
     { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: inline },
     { id: 'HIPAA.Security-IAMNoInlinePolicy', reason: inline },
