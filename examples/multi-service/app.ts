@@ -17,6 +17,7 @@ import { ClaudeFallback, GithubOidcDeployer, ProxyAuth, StreamingLlmProxy, Trust
 /** The code of both services (plain CommonJS on the runtime's AWS SDK; the triage image is built from the same folder). */
 export const SERVICES_DIR = path.join(__dirname, 'services');
 const ENV = { account: '123456789012', region: 'us-east-1' };
+const CROSS_STACK_REFERENCES = '@aws-cdk/core:defaultCrossStackReferences';
 const SUMMARIZER_NAME = 'multi-service-summarizer';
 const TRIAGE_NAME = 'multi-service-triage';
 const AGENT_NAME = 'multi-service-agent';
@@ -47,6 +48,10 @@ export const NAMES = {
  * first images before `MultiService` creates the functions that run them.
  */
 export function buildApp(app: App = new App()): App {
+  // MultiService imports the image repositories from MultiServiceCi. Strong references (CloudFormation exports) keep a
+  // repository from being removed while a function still runs its images; say so, instead of the CLI's warning that
+  // no strength was chosen.
+  if (app.node.tryGetContext(CROSS_STACK_REFERENCES) === undefined) app.node.setContext(CROSS_STACK_REFERENCES, 'strong');
   Validations.of(app).addPlugins(
     new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app),
   );
