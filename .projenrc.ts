@@ -68,6 +68,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-sqs@^3.1178.0',
     '@aws-sdk/client-s3@^3.1178.0',
     '@aws-sdk/client-ssm@^3.1178.0',
+    // examples/multi-service: its API service invokes the agent through the Lambda runtime's own client; the tests
+    // run that client against a loopback Lambda Invoke API (test/examples/multi-service-services.test.ts).
+    '@aws-sdk/client-lambda@^3.1178.0',
     '@aws-sdk/client-elasticache@^3.1127.0',
     '@aws-sdk/credential-provider-node@^3.972.97',
     '@smithy/eventstream-codec@^4.5.2',
@@ -82,6 +85,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'zod@^4.6.7',
     'redis@^6.3.1',
     'fast-check@^4.10.2',
+    // Parses the example GitHub workflow in test/examples/multi-service-workflow.test.ts.
+    'yaml@^2.9.1',
     // Real clients are the contract: the suite runs them against the proxy (test/clients). Claude Code is pinned exactly
     // (a release every few days; `npx projen test:clients:latest` checks @latest), the SDKs at their newest.
     '@anthropic-ai/claude-code@2.1.332',

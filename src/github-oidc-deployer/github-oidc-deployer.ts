@@ -434,10 +434,11 @@ export class GithubOidcDeployer extends Construct {
       [fn.functionArn],
     );
     const aliasArns = `${fn.functionArn}:*`;
-    const alias = this.grantOnDeployPolicy(['lambda:UpdateAlias'], [fn.functionArn, aliasArns]);
+    // GetAlias too: a rollback records the version an alias points at before moving it.
+    const alias = this.grantOnDeployPolicy(['lambda:GetAlias', 'lambda:UpdateAlias'], [fn.functionArn, aliasArns]);
     acknowledgeNag(this.ensureDeployPolicy(), {
       id: `AwsSolutions-IAM5[Resource::${nagResourceString(this, aliasArns)}]`,
-      reason: 'lambda:UpdateAlias is limited to the aliases and versions of this one function (its ARN followed by ' +
+      reason: 'lambda:GetAlias and lambda:UpdateAlias are limited to the aliases and versions of this one function (its ARN followed by ' +
         ':qualifier); alias names are chosen by the workflow.',
     });
     return code.combine(alias);

@@ -407,7 +407,7 @@ describe('grants', () => {
     ]);
   });
 
-  test('grantLambdaDeploy allows updating code, publishing versions and updating aliases of the one function', () => {
+  test('grantLambdaDeploy allows updating code, publishing versions and reading and updating aliases of the one function', () => {
     const stack = newStack();
     const fn = new lambda.Function(stack, 'Fn', {
       runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => 1;'),
@@ -423,7 +423,7 @@ describe('grants', () => {
         Resource: arn,
       },
       {
-        Action: 'lambda:UpdateAlias',
+        Action: ['lambda:GetAlias', 'lambda:UpdateAlias'],
         Effect: 'Allow',
         Resource: [arn, { 'Fn::Join': ['', [arn, ':*']] }],
       },

@@ -204,13 +204,13 @@ describe('reference apps synthesize with zero unacknowledged cdk-nag findings', 
         })],
       },
     });
-    const policy = JSON.stringify(only(ci, 'AWS::IAM::ManagedPolicy').properties.PolicyDocument);
-    for (const needle of ['ecr:PutImage', 'ecr:GetAuthorizationToken', 'lambda:UpdateAlias', 'lambda:PublishVersion',
-      'function:multi-service-summarizer', 'function:multi-service-triage', 'sts:AssumeRole']) {
+    const policy = JSON.stringify(only(ci, 'AWS::IAM::ManagedPolicy', { Description: Match.stringLikeRegexp('^Deploy permissions') }).properties.PolicyDocument);
+    for (const needle of ['ecr:PutImage', 'ecr:GetAuthorizationToken', 'lambda:GetAlias', 'lambda:UpdateAlias', 'lambda:PublishVersion',
+      'function:multi-service-summarizer', 'function:multi-service-triage', 'function:multi-service-agent', 'sts:AssumeRole']) {
       expect(policy).toContain(needle);
     }
 
-    expect(proxyEnvironment(services)).toMatchObject({ PROXY_AUTH_MODE: 'iam' });
+    expect(only(services, 'AWS::Lambda::Function', { Environment: { Variables: { PROXY_AUTH_MODE: 'iam' } } })).toBeDefined();
     services.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM', InvokeMode: 'RESPONSE_STREAM' });
     services.hasResourceProperties('AWS::SSM::Parameter', { Name: '/multi-service/llm-proxy/url' });
     services.hasResourceProperties('AWS::SSM::Parameter', { Name: '/multi-service/summarizer/model', Value: 'claude-haiku-4-5' });
@@ -227,8 +227,79 @@ describe('reference apps synthesize with zero unacknowledged cdk-nag findings', 
       expect(doc).toContain('lambda:InvokeFunctionUrl');
       expect(doc).not.toContain('bedrock:');
     }
-    services.resourceCountIs('AWS::Lambda::Alias', 3);
+    // live aliases: summarizer, triage, agent, API and the two proxies.
+    services.resourceCountIs('AWS::Lambda::Alias', 6);
     services.hasResourceProperties('AWS::Lambda::Alias', { Name: 'live', FunctionName: { Ref: summarizer.id } });
+  }, SYNTH_TIMEOUT_MS);
+
+  test('multi-service trip assistant: HTTP API -> API Lambda -> agent live alias only; the key a SecureString read at runtime; one ECR repository per image', () => {
+    const { templates } = synthesize(multiService);
+    const ci = templates.MultiServiceCi;
+    const services = templates.MultiService;
+
+    // One repository per container service, each immutable and scanned; the deploy role pushes to both and deploys the agent.
+    const repositories = ci.findResources('AWS::ECR::Repository');
+    expect(Object.values(repositories).map((r) => r.Properties.RepositoryName).sort()).toEqual(['multi-service/agent', 'multi-service/triage']);
+    for (const r of Object.values(repositories)) {
+      expect(r.Properties).toMatchObject({ ImageTagMutability: 'IMMUTABLE', ImageScanningConfiguration: { ScanOnPush: true } });
+    }
+    const deploy = only(ci, 'AWS::IAM::ManagedPolicy', { Description: Match.stringLikeRegexp('^Deploy permissions') }).properties.PolicyDocument;
+    const pushed = deploy.Statement.filter((st: any) => [].concat(st.Action).includes('ecr:PutImage' as never))
+      .flatMap((st: any) => [].concat(st.Resource)).map((r: any) => r['Fn::GetAtt'][0]);
+    expect(pushed.sort()).toEqual(Object.keys(repositories).sort());
+    const smoke = only(ci, 'AWS::IAM::ManagedPolicy', { Description: Match.stringLikeRegexp('smoke check') }).properties.PolicyDocument;
+    expect(JSON.stringify(smoke.Statement)).toContain(':parameter/multi-service/api/url');
+    expect(smoke.Statement).toHaveLength(1);
+
+    // The HTTP API: two routes on the API Lambda's live alias, IAM auth on messages, access logs and throttling.
+    const routes = services.findResources('AWS::ApiGatewayV2::Route');
+    expect(Object.values(routes).map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType]).sort()).toEqual([
+      ['GET /api/health', 'NONE'], ['POST /api/messages', 'AWS_IAM'],
+    ]);
+    const apiFn = only(services, 'AWS::Lambda::Function', { FunctionName: 'multi-service-api' });
+    const apiLive = only(services, 'AWS::Lambda::Alias', { FunctionName: { Ref: apiFn.id } });
+    services.hasResourceProperties('AWS::ApiGatewayV2::Integration', { IntegrationType: 'AWS_PROXY', IntegrationUri: { Ref: apiLive.id }, PayloadFormatVersion: '2.0' });
+    const stage = only(services, 'AWS::ApiGatewayV2::Stage').properties;
+    expect(stage).toMatchObject({ StageName: '$default', AutoDeploy: true, DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 } });
+    expect(stage.AccessLogSettings.DestinationArn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^HttpApiAccessLogs/), 'Arn'] });
+
+    // The API Lambda may invoke exactly the agent's live alias: not the function, not its versions, not `:*`.
+    const agentFn = only(services, 'AWS::Lambda::Function', { FunctionName: 'multi-service-agent' });
+    const agentLive = only(services, 'AWS::Lambda::Alias', { FunctionName: { Ref: agentFn.id } });
+    expect(agentLive.properties.Name).toBe('live');
+    expect(apiFn.properties.Environment.Variables).toEqual({ AGENT_FUNCTION_ARN: { Ref: agentLive.id } });
+    const policyOf = (roleId: string) => Object.entries(services.findResources('AWS::IAM::Policy'))
+      .find(([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))![1].Properties.PolicyDocument.Statement;
+    const invokes = policyOf(apiFn.properties.Role['Fn::GetAtt'][0]).filter((st: any) => JSON.stringify(st.Action).includes('lambda:'));
+    expect(invokes).toEqual([{ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: { Ref: agentLive.id } }]);
+    expect(JSON.stringify(services.toJSON().Resources)).not.toContain('lambda:*');
+
+    // The agent: a container image from its repository; the key's parameter by name (no value, no dynamic reference).
+    expect(JSON.stringify(agentFn.properties.Code.ImageUri)).toContain('MultiServiceCi:ExportsOutputRefAgentImages');
+    expect(agentFn.properties.Environment.Variables).toEqual({
+      OPENAI_API_KEY_PARAMETER: '/multi-service/agent/openai-api-key',
+      LLM_BASE_URL_PARAMETER: { Ref: expect.stringMatching(/^TripProxyUrlParameter/) },
+      MODEL_PARAMETER: { Ref: expect.stringMatching(/^AgentModel/) },
+    });
+    expect(JSON.stringify(services.toJSON())).not.toMatch(/resolve:ssm-secure/);
+    services.resourcePropertiesCountIs('AWS::SSM::Parameter', { Name: '/multi-service/agent/openai-api-key' }, 0);
+    const agentStatements = policyOf(agentFn.properties.Role['Fn::GetAtt'][0]);
+    const keyArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:us-east-1:123456789012:parameter/multi-service/agent/openai-api-key']] };
+    expect(agentStatements.filter((st: any) => JSON.stringify(st).includes('openai-api-key'))).toEqual([
+      { Action: 'ssm:GetParameter', Effect: 'Allow', Resource: keyArn },
+      {
+        Action: 'kms:Decrypt',
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^AgentKeyKey/), 'Arn'] },
+        Condition: { StringEquals: { 'kms:ViaService': 'ssm.us-east-1.amazonaws.com', 'kms:EncryptionContext:PARAMETER_ARN': keyArn } },
+      },
+    ]);
+    services.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/multi-service/agent-key' });
+    // Its LLM: a proxy with API keys, whose URL the agent reads from SSM.
+    const tripProxyEnv = only(services, 'AWS::Lambda::Function', { Environment: { Variables: { PROXY_AUTH_MODE: 'api-keys' } } }).properties.Environment.Variables;
+    expect(tripProxyEnv.PROXY_API_KEYS_CACHE_TTL_SECONDS).toBe('60');
+    services.hasResourceProperties('AWS::SSM::Parameter', { Name: '/multi-service/trip-proxy/url' });
+    services.hasResourceProperties('AWS::SSM::Parameter', { Name: '/multi-service/api/url' });
   }, SYNTH_TIMEOUT_MS);
 
   test('full-stack: all four constructs in one app', () => {
