@@ -99,7 +99,6 @@ export function buildApp(app: App = new App()): App {
     new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app),
   );
   const stack = new Stack(app, 'JwtRouter', {
-    env: { account: '123456789012', region: 'us-east-1' },
     description: 'JWT-protected OpenAI-compatible endpoint on API Gateway REST streaming, with Redis-backed rate limits',
   });
 
