@@ -46,6 +46,8 @@ describe('npx aws-cdk@2 synth in each reference app folder, offline', () => {
       timeout: 240_000,
     });
     expect({ status: result.status, stderr: result.status === 0 ? '' : result.stderr.slice(-4000) }).toEqual({ status: 0, stderr: '' });
+    // And without a warning a user would worry about (construct annotations, the CLI's template validation).
+    expect(result.stderr.split('\n').filter((line) => /warn/i.test(line))).toEqual([]);
     const templates = fs.readdirSync(out).filter((f) => f.endsWith('.template.json'));
     expect(templates.length).toBeGreaterThan(0);
     for (const file of templates) {
