@@ -197,7 +197,7 @@ describe('the bundled proxy under the real Lambda runtime interface client', () 
     expect(record.response!.statusCode).toBe(204);
     expect(record.response!.headers).toMatchObject({
       'access-control-allow-origin': ORIGIN,
-      'access-control-allow-methods': 'GET, POST, OPTIONS',
+      'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
       'access-control-allow-headers': 'content-type, x-api-key',
     });
     expect(bodyText(record)).toBe('');
