@@ -18,6 +18,7 @@ import type { BatchConfig } from '../config';
 import { ProxyError, toProxyError } from '../errors';
 import { estimateCost, tokenCounts, type Meter } from '../metering';
 import type { ModelCatalogue } from '../pipeline';
+import { chargeUsage } from '../stages/policy';
 import type { ResolvedModel, Upstream } from '../upstream/types';
 
 export interface BatchWorkerDeps {
@@ -134,27 +135,11 @@ export function createBatchWorker(deps: BatchWorkerDeps): BatchWorker {
   }
 
   async function charge(batch: BatchRecord, model: ResolvedModel, requestId: string, response: MessageResponse): Promise<number | undefined> {
-    const tokens = tokenCounts(response.usage);
-    const usd = estimateCost(tokens, model.pricing);
-    if (!deps.spend) return usd;
-    try {
-      // The request id is the same on every delivery, so a charge repeated after a crash is applied once.
-      await deps.spend.charge({
-        requestId,
-        key: batch.owner,
-        team: batch.team,
-        model: model.id,
-        usd: usd ?? 0,
-        inputTokens: tokens.inputTokens,
-        outputTokens: tokens.outputTokens,
-        cacheReadTokens: tokens.cacheReadInputTokens,
-        cacheWriteTokens: tokens.cacheWriteInputTokens,
-        nowMs: now(),
-      });
-    } catch (err) {
-      deps.meter.warn('the charge could not be recorded', { requestId, identity: batch.owner, usd, error: (err as Error)?.name });
+    // The request id is the same on every delivery, so a charge repeated after a crash is applied once.
+    if (deps.spend) {
+      await chargeUsage(deps.spend, deps.meter, { requestId, key: batch.owner, team: batch.team, model, usage: response.usage, nowMs: now() });
     }
-    return usd;
+    return estimateCost(tokenCounts(response.usage), model.pricing);
   }
 
   function record(

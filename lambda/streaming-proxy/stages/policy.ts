@@ -4,6 +4,7 @@
  * (recordUsage, at the commit point): the tokens against the limits and the cost charged to the key and its team.
  * Budgets come before the limits, so a request a budget refuses uses none of the key's requests per minute.
  */
+import type { Usage } from '../../shared/canonical';
 import { modelAllowed } from '../../shared/gateway/schema';
 import type { SpendStore } from '../../shared/gateway/types';
 import type { RateLimiter, RateLimits } from '../../shared/limits';
@@ -11,6 +12,7 @@ import type { ProxyConfig } from '../config';
 import { ProxyError } from '../errors';
 import { estimateCost, tokenCounts, type Meter } from '../metering';
 import { errorName, type Exchange } from './exchange';
+import type { ResolvedModel } from '../upstream/types';
 
 export interface PolicyStage {
   admit(x: Exchange): Promise<void>;
@@ -111,25 +113,42 @@ export function createPolicyStage(deps: PolicyDeps): PolicyStage {
 
   async function charge(x: Exchange): Promise<void> {
     if (!deps.spend || !x.identity || !x.model) return;
-    const tokens = tokenCounts(x.usage.usage);
-    const usd = estimateCost(tokens, x.model.pricing) ?? 0;
-    try {
-      await deps.spend.charge({
-        requestId: x.request.requestId,
-        key: x.identity.id,
-        team: x.identity.policy?.team,
-        model: x.model.id,
-        usd,
-        inputTokens: tokens.inputTokens,
-        outputTokens: tokens.outputTokens,
-        cacheReadTokens: tokens.cacheReadInputTokens,
-        cacheWriteTokens: tokens.cacheWriteInputTokens,
-        nowMs: now(),
-      });
-    } catch (err) {
-      deps.meter.warn('the charge could not be recorded', { requestId: x.request.requestId, identity: x.identity.id, usd, error: errorName(err) });
-    }
+    await chargeUsage(deps.spend, deps.meter, {
+      requestId: x.request.requestId, key: x.identity.id, team: x.identity.policy?.team, model: x.model, usage: x.usage.usage, nowMs: now(),
+    });
   }
 
   return { admit, recordUsage };
+}
+
+/**
+ * Charges one request's usage (priced from its model's catalogue entry) to its key and the key's team. Idempotent on
+ * `requestId`; a store failure is a warning, never the request's error. Used by the policy stage and the batch worker.
+ */
+export async function chargeUsage(spend: SpendStore, meter: Meter, c: {
+  readonly requestId: string;
+  readonly key: string;
+  readonly team?: string;
+  readonly model: ResolvedModel;
+  readonly usage: Usage;
+  readonly nowMs: number;
+}): Promise<void> {
+  const tokens = tokenCounts(c.usage);
+  const usd = estimateCost(tokens, c.model.pricing) ?? 0;
+  try {
+    await spend.charge({
+      requestId: c.requestId,
+      key: c.key,
+      team: c.team,
+      model: c.model.id,
+      usd,
+      inputTokens: tokens.inputTokens,
+      outputTokens: tokens.outputTokens,
+      cacheReadTokens: tokens.cacheReadInputTokens,
+      cacheWriteTokens: tokens.cacheWriteInputTokens,
+      nowMs: c.nowMs,
+    });
+  } catch (err) {
+    meter.warn('the charge could not be recorded', { requestId: c.requestId, identity: c.key, usd, error: errorName(err) });
+  }
 }
