@@ -67,6 +67,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // Message Batches (StreamingLlmProxy `batches`): one SQS message per request, the input and results in S3.
     '@aws-sdk/client-sqs@^3.1178.0',
     '@aws-sdk/client-s3@^3.1178.0',
+    // Bedrock batch inference behind the same API (batches.batchInference): CreateModelInvocationJob and friends.
+    '@aws-sdk/client-bedrock@^3.1178.0',
     '@aws-sdk/client-ssm@^3.1178.0',
     // examples/multi-service: its API service invokes the agent through the Lambda runtime's own client; the tests
     // run that client against a loopback Lambda Invoke API (test/examples/multi-service-services.test.ts).
