@@ -7,6 +7,7 @@
 import { ApiKeyAuthenticator, GatewayKeyCache, type ApiKeyStore } from './auth/api-keys';
 import { createAuthenticator, withOriginVerify, type AuthDeps, type Authenticator } from './auth/index';
 import { createBackends, type Backends } from './backends';
+import { createInferenceSettler, type InferenceSettler } from './batches/inference';
 import { createBatchWorker } from './batches/worker';
 import { Catalogue, parseModelsEnv } from './catalogue';
 import { ConfigError, type ProxyConfig } from './config';
@@ -116,9 +117,20 @@ function proxyFrom(parts: Parts, config: ProxyConfig, overrides: AppOverrides): 
 
 /** The batch worker (lambda/batch-worker, or the dev server's in-process queue) from the same configuration. */
 export function createBatchWorkerApp(config: ProxyConfig, overrides: AppOverrides = {}): BatchWorker {
+  return createBatchWorkerApps(config, overrides).worker;
+}
+
+/**
+ * The batch worker Lambda's two jobs from one assembly: the queue's requests (`worker`) and, with Bedrock batch
+ * inference configured, the jobs' state changes (`settler`).
+ */
+export function createBatchWorkerApps(config: ProxyConfig, overrides: AppOverrides = {}): { worker: BatchWorker; settler?: InferenceSettler } {
   const parts = assemble(config, overrides);
   if (!parts.batches) throw new ConfigError('PROXY_BATCH_TABLE', 'is required by the batch worker (with PROXY_BATCH_QUEUE_URL and PROXY_BATCH_BUCKET)');
-  return workerFrom(parts, config);
+  const settler = parts.batches.jobs
+    ? createInferenceSettler({ backends: parts.batches, catalogue: parts.catalogue, spend: parts.backends.spend, meter: parts.meter })
+    : undefined;
+  return { worker: workerFrom(parts, config), ...(settler ? { settler } : {}) };
 }
 
 function workerFrom(parts: Parts, config: ProxyConfig): BatchWorker {

@@ -99,7 +99,23 @@ export interface BatchConfig {
   readonly maxAttempts: number;
   /** Worker: model calls per delivery, with backoff, before the delivery gives up (PROXY_BATCH_CALL_ATTEMPTS, 3). */
   readonly callAttempts: number;
+  /** Bedrock batch inference for large batches (PROXY_BATCH_INFERENCE_*; needs the stores above). */
+  readonly inference?: BatchInferenceConfig;
 }
+
+export interface BatchInferenceConfig {
+  /** The service role Bedrock runs the jobs as (PROXY_BATCH_INFERENCE_ROLE_ARN). */
+  readonly roleArn: string;
+  /** Smallest batch submitted as a job (PROXY_BATCH_INFERENCE_MIN_RECORDS, default 100: Bedrock's per-job minimum). */
+  readonly minRecords: number;
+  /** Catalogue models (ids or aliases) that may take the path, or `*`: every Claude model (PROXY_BATCH_INFERENCE_MODELS). */
+  readonly models: '*' | readonly string[];
+  /** The job's timeout, 24 to 168 hours (PROXY_BATCH_INFERENCE_TIMEOUT_HOURS, default 24). */
+  readonly timeoutHours: number;
+}
+
+/** Bedrock's default most records in one batch inference job; a larger batch takes the queue path. */
+export const MAX_INFERENCE_RECORDS = 50_000;
 
 type Env = Record<string, string | undefined>;
 
@@ -266,14 +282,50 @@ function batchConfig(env: Env): BatchConfig {
     callAttempts: integer(env, 'PROXY_BATCH_CALL_ATTEMPTS', 3, 1),
   };
   if (limits.maxRequests > 100_000) throw new ConfigError('PROXY_BATCH_MAX_REQUESTS', `must be at most 100000 (Anthropic's limit); got ${limits.maxRequests}`);
-  if (tableName === undefined && queueUrl === undefined && bucket === undefined) return limits;
+  if (tableName === undefined && queueUrl === undefined && bucket === undefined) {
+    if (text(env, 'PROXY_BATCH_INFERENCE_ROLE_ARN') !== undefined) {
+      throw new ConfigError('PROXY_BATCH_INFERENCE_ROLE_ARN', 'needs the batch stores (PROXY_BATCH_TABLE, PROXY_BATCH_QUEUE_URL, PROXY_BATCH_BUCKET)');
+    }
+    return limits;
+  }
   const missing = ([['PROXY_BATCH_TABLE', tableName], ['PROXY_BATCH_QUEUE_URL', queueUrl], ['PROXY_BATCH_BUCKET', bucket]] as const)
     .filter(([, v]) => v === undefined).map(([n]) => n);
   if (missing.length > 0) throw new ConfigError(missing[0], 'is required with the other batch settings (PROXY_BATCH_TABLE, PROXY_BATCH_QUEUE_URL, PROXY_BATCH_BUCKET: all three or none)');
   if (!/^[A-Za-z0-9_.-]{3,255}$/.test(tableName!)) throw new ConfigError('PROXY_BATCH_TABLE', `must be a DynamoDB table name; got ${shown(tableName!)}`);
   if (!/^https?:\/\/\S+$/.test(queueUrl!)) throw new ConfigError('PROXY_BATCH_QUEUE_URL', `must be an SQS queue URL; got ${shown(queueUrl!)}`);
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket!)) throw new ConfigError('PROXY_BATCH_BUCKET', `must be an S3 bucket name; got ${shown(bucket!)}`);
-  return { ...limits, aws: { tableName: tableName!, queueUrl: queueUrl!, bucket: bucket! } };
+  const inference = batchInferenceConfig(env);
+  return {
+    ...limits,
+    aws: { tableName: tableName!, queueUrl: queueUrl!, bucket: bucket!, ...(inference ? { inference: true } : {}) },
+    ...(inference ? { inference } : {}),
+  };
+}
+
+/** PROXY_BATCH_INFERENCE_ROLE_ARN turns Bedrock batch inference on; the other PROXY_BATCH_INFERENCE_* shape it. */
+function batchInferenceConfig(env: Env): BatchInferenceConfig | undefined {
+  const roleArn = text(env, 'PROXY_BATCH_INFERENCE_ROLE_ARN');
+  if (roleArn === undefined) {
+    const stray = ['PROXY_BATCH_INFERENCE_MIN_RECORDS', 'PROXY_BATCH_INFERENCE_MODELS', 'PROXY_BATCH_INFERENCE_TIMEOUT_HOURS']
+      .find((name) => text(env, name) !== undefined);
+    if (stray) throw new ConfigError(stray, 'needs PROXY_BATCH_INFERENCE_ROLE_ARN (the batch inference service role), which turns Bedrock batch inference on');
+    return undefined;
+  }
+  if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(roleArn)) {
+    throw new ConfigError('PROXY_BATCH_INFERENCE_ROLE_ARN', `must be an IAM role ARN; got ${shown(roleArn)}`);
+  }
+  const minRecords = integer(env, 'PROXY_BATCH_INFERENCE_MIN_RECORDS', 100, 100);
+  if (minRecords > MAX_INFERENCE_RECORDS) {
+    throw new ConfigError('PROXY_BATCH_INFERENCE_MIN_RECORDS', `must be at most ${MAX_INFERENCE_RECORDS} (Bedrock's records per job); got ${minRecords}`);
+  }
+  const timeoutHours = integer(env, 'PROXY_BATCH_INFERENCE_TIMEOUT_HOURS', 24, 24);
+  if (timeoutHours > 168) throw new ConfigError('PROXY_BATCH_INFERENCE_TIMEOUT_HOURS', `must be from 24 to 168 (Bedrock's job timeout); got ${timeoutHours}`);
+  const modelsRaw = text(env, 'PROXY_BATCH_INFERENCE_MODELS') ?? '*';
+  const models = modelsRaw === '*' ? '*' as const : modelsRaw.split(',').map((m) => m.trim()).filter((m) => m.length > 0);
+  if (models !== '*' && models.length === 0) {
+    throw new ConfigError('PROXY_BATCH_INFERENCE_MODELS', 'must be `*` or a comma-separated list of catalogue model ids');
+  }
+  return { roleArn, minRecords, models, timeoutHours };
 }
 
 function authConfig(env: Env, gateway: boolean): AuthConfig {

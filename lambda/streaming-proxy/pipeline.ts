@@ -47,7 +47,7 @@ export interface ModelCatalogue {
 
 export interface ProxyDeps {
   readonly config: Pick<ProxyConfig, 'maxBodyBytes' | 'rateLimits' | 'limitFailureMode' | 'pingIntervalMs' | 'extraBetas' | 'corsAllowOrigins'>
-    & Partial<Pick<ProxyConfig, 'budgetFailureMode' | 'batches'>>;
+    & Partial<Pick<ProxyConfig, 'budgetFailureMode' | 'batches' | 'region'>>;
   readonly catalogue: ModelCatalogue;
   /** The upstream for a resolved model (upstream/index.ts's createUpstreams). */
   readonly upstreams: (model: ResolvedModel) => Upstream;
@@ -91,7 +91,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
   const batches = deps.batches ? createBatchesApi({
     backends: deps.batches,
     catalogue: deps.catalogue,
-    config: { maxRequests: config.batches?.maxRequests ?? 10_000 },
+    config: { maxRequests: config.batches?.maxRequests ?? 10_000, inference: config.batches?.inference, extraBetas: config.extraBetas },
+    region: config.region,
+    warn: (message, details) => deps.meter.warn(message, details),
     admit: (x) => policy.admit(x),
     now,
     scheme: deps.scheme,

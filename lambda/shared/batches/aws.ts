@@ -9,7 +9,7 @@
  *   item                 pk                   sk                          attributes
  *   a batch              batch#<batch id>     batch                       id, owner, team, meterKey, createdAt, expiresAt, total,
  *                                                                         status, processing, succeeded, errored, canceled,
- *                                                                         expired, cancelInitiatedAt, endedAt, ttl
+ *                                                                         expired, cancelInitiatedAt, endedAt, inferenceJob, ttl
  *   one of its requests  batch#<batch id>     req#<index, 6 digits>       index, customId, start, end, result (once ended), ttl
  *   an owner's listing   owner#<owner>        <batch id>                  ttl
  *
@@ -29,11 +29,20 @@
  *
  * Reads are strongly consistent: a client polls a batch it has just changed.
  *
+ * Bedrock batch inference (BedrockInferenceJobs) is the Bedrock control plane's CreateModelInvocationJob,
+ * GetModelInvocationJob and StopModelInvocationJob.
+ *
  * Clients are built for the region with the SDK's standard configuration, so AWS_ENDPOINT_URL and
- * AWS_ENDPOINT_URL_DYNAMODB / _SQS / _S3 point them elsewhere (a VPC endpoint, or moto in the tests); S3 then uses
+ * AWS_ENDPOINT_URL_DYNAMODB / _SQS / _S3 / _BEDROCK point them elsewhere (a VPC endpoint, or moto in the tests); S3 then uses
  * path-style addressing. Objects are encrypted by the bucket's default encryption (KMS, set by the construct).
  */
 import { randomUUID } from 'crypto';
+import {
+  BedrockClient,
+  CreateModelInvocationJobCommand,
+  GetModelInvocationJobCommand,
+  StopModelInvocationJobCommand,
+} from '@aws-sdk/client-bedrock';
 import {
   BatchGetItemCommand,
   BatchWriteItemCommand,
@@ -71,6 +80,9 @@ import {
   type BatchResultType,
   type BatchStatus,
   type BatchStore,
+  type CreateInferenceJob,
+  type InferenceJobInfo,
+  type InferenceJobs,
 } from './types';
 
 // ---- item keys -----------------------------------------------------------------------------------------------------
@@ -111,6 +123,7 @@ interface MetaItem {
   readonly expired: number;
   readonly cancelInitiatedAt?: number;
   readonly endedAt?: number;
+  readonly inferenceJob?: string;
 }
 
 function itemKey(pk: string, sk: string): Item {
@@ -135,6 +148,7 @@ function toRecord(item: Item): BatchRecord {
     counts: { processing: m.processing, succeeded: m.succeeded, errored: m.errored, canceled: m.canceled, expired: m.expired },
     ...(m.cancelInitiatedAt !== undefined ? { cancelInitiatedAt: m.cancelInitiatedAt } : {}),
     ...(m.endedAt !== undefined ? { endedAt: m.endedAt } : {}),
+    ...(m.inferenceJob !== undefined ? { inferenceJob: m.inferenceJob } : {}),
   };
 }
 
@@ -235,6 +249,7 @@ export class DynamoBatchStore implements BatchStore {
       ...batch.counts,
       cancelInitiatedAt: batch.cancelInitiatedAt,
       endedAt: batch.endedAt,
+      inferenceJob: batch.inferenceJob,
       ttl,
     };
     await this.client.send(new TransactWriteItemsCommand({
@@ -600,6 +615,65 @@ export class S3BatchObjects implements BatchObjects {
       token = listed.IsTruncated ? listed.NextContinuationToken : undefined;
     } while (token !== undefined);
   }
+
+  public uri(key: string): string {
+    return `s3://${this.bucket}/${key}`;
+  }
+}
+
+// ---- Bedrock batch inference ---------------------------------------------------------------------------------------
+
+export interface BedrockInferenceJobsOptions {
+  readonly region?: string;
+  /** A client to use (tests); default: a BedrockClient for `region` (AWS_ENDPOINT_URL_BEDROCK is honoured). */
+  readonly client?: BedrockClient;
+}
+
+export class BedrockInferenceJobs implements InferenceJobs {
+  private readonly client: BedrockClient;
+
+  constructor(options: BedrockInferenceJobsOptions = {}) {
+    this.client = options.client ?? new BedrockClient({ region: options.region, maxAttempts: 3 });
+  }
+
+  public async create(job: CreateInferenceJob): Promise<string> {
+    const out = await this.client.send(new CreateModelInvocationJobCommand({
+      jobName: job.name,
+      clientRequestToken: job.clientToken,
+      modelId: job.modelId,
+      roleArn: job.roleArn,
+      inputDataConfig: { s3InputDataConfig: { s3Uri: job.inputUri, s3InputFormat: 'JSONL' } },
+      outputDataConfig: { s3OutputDataConfig: { s3Uri: job.outputUri } },
+      timeoutDurationInHours: job.timeoutHours,
+    }));
+    if (!out.jobArn) throw new Error('Bedrock CreateModelInvocationJob answered without a jobArn');
+    return out.jobArn;
+  }
+
+  public async get(jobArn: string): Promise<InferenceJobInfo | undefined> {
+    try {
+      const out = await this.client.send(new GetModelInvocationJobCommand({ jobIdentifier: jobArn }));
+      return {
+        arn: out.jobArn ?? jobArn,
+        name: out.jobName ?? '',
+        status: out.status ?? 'Submitted',
+        ...(out.message ? { message: out.message } : {}),
+      };
+    } catch (error) {
+      if (errorName(error) === 'ResourceNotFoundException') return undefined;
+      throw error;
+    }
+  }
+
+  public async stop(jobArn: string): Promise<void> {
+    try {
+      await this.client.send(new StopModelInvocationJobCommand({ jobIdentifier: jobArn }));
+    } catch (error) {
+      // Already ended (or stopping): nothing to stop.
+      if (errorName(error) === 'ValidationException' || errorName(error) === 'ConflictException') return;
+      throw error;
+    }
+  }
 }
 
 // ---- all three -----------------------------------------------------------------------------------------------------
@@ -608,6 +682,8 @@ export interface AwsBatchConfig {
   readonly tableName: string;
   readonly queueUrl: string;
   readonly bucket: string;
+  /** Bedrock batch inference is configured (PROXY_BATCH_INFERENCE_ROLE_ARN): the backends include its jobs. */
+  readonly inference?: boolean;
 }
 
 /** The deployed batch stores (PROXY_BATCH_TABLE, PROXY_BATCH_QUEUE_URL, PROXY_BATCH_BUCKET: ProxyConfig.batches.aws). */
@@ -616,5 +692,6 @@ export function createAwsBatchBackends(config: AwsBatchConfig, region?: string):
     store: new DynamoBatchStore({ tableName: config.tableName, region }),
     queue: new SqsBatchQueue({ queueUrl: config.queueUrl, region }),
     objects: new S3BatchObjects({ bucket: config.bucket, region }),
+    ...(config.inference ? { jobs: new BedrockInferenceJobs({ region }) } : {}),
   };
 }

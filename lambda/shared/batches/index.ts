@@ -3,6 +3,8 @@
  * build-tools/bundle.ts), so a proxy without batches never loads the SQS and S3 clients.
  */
 export {
+  BedrockInferenceJobs,
+  type BedrockInferenceJobsOptions,
   createAwsBatchBackends,
   type AwsBatchConfig,
   DynamoBatchStore,

@@ -94,6 +94,10 @@ export class MemoryBatchObjects implements BatchObjects {
     for (const key of [...this.objects.keys()]) if (key.startsWith(prefix)) this.objects.delete(key);
   }
 
+  uri(key: string): string {
+    return `memory:///${key}`;
+  }
+
   /** For tests: how many objects there are under a prefix. */
   count(prefix: string): number {
     return [...this.objects.keys()].filter((k) => k.startsWith(prefix)).length;

@@ -15,6 +15,17 @@
  *   cancel   the batch becomes `canceling`; jobs taken after that end `canceled` without a model call.
  *   expire   a request not ended by `expiresAt` (24 h) ends `expired` (when its job is taken, or when the batch is read).
  *   end      the batch is `ended` when no request is processing; its results are the result lines in request order.
+ *
+ * Bedrock batch inference (optional, PROXY_BATCH_INFERENCE_ROLE_ARN): a batch of at least PROXY_BATCH_INFERENCE_MIN_RECORDS
+ * requests for one Claude model is submitted as one Bedrock job instead of one queue job per request (same state, same
+ * result objects, same API):
+ *   submit   the input as above, plus the job's records (one `{recordId, modelInput}` line per request) under
+ *            `inference/`; CreateModelInvocationJob (idempotent: the batch id is its client token); the batch is stored
+ *            with the job's ARN. If Bedrock refuses the job, the batch takes the queue path instead.
+ *   settle   on each of the job's state changes (EventBridge → the worker), the worker asks Bedrock for the job's status;
+ *            once it has ended it reads the output records, writes each result, charges the key and ends the request —
+ *            with the same `finish` as above, so an event delivered twice ends each request once.
+ *   cancel   also stops the job; the requests it did not finish end `canceled`.
  */
 
 /** Anthropic's processing_status. */
@@ -50,6 +61,8 @@ export interface BatchRecord {
   readonly counts: RequestCounts;
   readonly cancelInitiatedAt?: number;
   readonly endedAt?: number;
+  /** The ARN of the Bedrock batch inference job running it, when it took that path (else its requests are queue jobs). */
+  readonly inferenceJob?: string;
 }
 
 /** One request of a batch: its place in the input object. */
@@ -116,6 +129,8 @@ export interface BatchObjects {
   get(key: string, range?: { readonly start: number; readonly end: number }): Promise<Buffer | undefined>;
   /** Removes every object under the prefix. */
   deletePrefix(prefix: string): Promise<void>;
+  /** Where a key lives, for a service that reads or writes it itself (`s3://bucket/key`: Bedrock batch inference). */
+  uri(key: string): string;
 }
 
 /** Where a batch's objects live. */
@@ -123,13 +138,82 @@ export const batchKeys = {
   prefix: (batchId: string): string => `batches/${batchId}/`,
   input: (batchId: string): string => `batches/${batchId}/input.jsonl`,
   result: (batchId: string, index: number): string => `batches/${batchId}/results/${String(index).padStart(6, '0')}.json`,
+  /** Bedrock batch inference: the job's input records, and the prefix it writes its output under. */
+  inferenceInput: (batchId: string): string => `batches/${batchId}/inference/input.jsonl`,
+  inferenceOutputPrefix: (batchId: string): string => `batches/${batchId}/inference/output/`,
+  /** The output records: Bedrock writes `<input file name>.out` under `<output prefix><job id>/`. */
+  inferenceOutput: (batchId: string, jobArn: string): string => `batches/${batchId}/inference/output/${jobIdOf(jobArn)}/input.jsonl.out`,
 };
+
+/** The job id: the last part of a model-invocation-job ARN. */
+export function jobIdOf(jobArn: string): string {
+  return jobArn.slice(jobArn.lastIndexOf('/') + 1);
+}
+
+/** A job's name: the batch id with a hyphen (a job name allows letters, digits, `+`, `-` and `.`, not `_`). */
+export function inferenceJobName(batchId: string): string {
+  return batchId.replace(/^msgbatch_/, 'msgbatch-');
+}
+
+/** The batch a job runs, from the job's name; undefined for a job this proxy did not name. */
+export function batchIdOfJobName(name: string): string | undefined {
+  return /^msgbatch-[0-9A-Z]{26}$/.test(name) ? name.replace(/^msgbatch-/, 'msgbatch_') : undefined;
+}
+
+/** A record's id in the job (11 characters, as Bedrock asks): `R` and the request's index in 10 digits. */
+export function recordIdOf(index: number): string {
+  return `R${String(index).padStart(10, '0')}`;
+}
+
+/** The request index a record id names, or undefined. */
+export function indexOfRecordId(recordId: unknown): number | undefined {
+  return typeof recordId === 'string' && /^R\d{10}$/.test(recordId) ? Number(recordId.slice(1)) : undefined;
+}
+
+/** Bedrock's job statuses after which nothing more will be written (ModelInvocationJobStatus). */
+export const ENDED_JOB_STATUSES = new Set(['Completed', 'PartiallyCompleted', 'Failed', 'Stopped', 'Expired']);
+
+/** A batch inference job as the worker needs to see it (GetModelInvocationJob). */
+export interface InferenceJobInfo {
+  readonly arn: string;
+  readonly name: string;
+  /** Bedrock's status: Submitted, Validating, Scheduled, InProgress, Stopping, then one of ENDED_JOB_STATUSES. */
+  readonly status: string;
+  /** Why it failed, when it did. */
+  readonly message?: string;
+}
+
+export interface CreateInferenceJob {
+  readonly name: string;
+  /** Makes the call idempotent: a retry with the same token creates no second job. */
+  readonly clientToken: string;
+  /** The Bedrock model or inference-profile id. */
+  readonly modelId: string;
+  readonly roleArn: string;
+  /** `s3://…` of the input records, and of the prefix the output goes under. */
+  readonly inputUri: string;
+  readonly outputUri: string;
+  /** 24 to 168. */
+  readonly timeoutHours: number;
+}
+
+/** Bedrock batch inference (CreateModelInvocationJob …): lambda/shared/batches/aws.ts BedrockInferenceJobs. */
+export interface InferenceJobs {
+  /** Returns the job's ARN. */
+  create(job: CreateInferenceJob): Promise<string>;
+  /** undefined when there is no such job. */
+  get(jobArn: string): Promise<InferenceJobInfo | undefined>;
+  /** Asks Bedrock to stop the job (a job that has already ended is left as it is). */
+  stop(jobArn: string): Promise<void>;
+}
 
 /** The three stores a proxy with batches needs. */
 export interface BatchBackends {
   readonly store: BatchStore;
   readonly queue: BatchQueue;
   readonly objects: BatchObjects;
+  /** Bedrock batch inference, when configured (PROXY_BATCH_INFERENCE_ROLE_ARN). */
+  readonly jobs?: InferenceJobs;
 }
 
 export const BATCH_TTL_MS = 24 * 3600 * 1000;

@@ -7,15 +7,18 @@
  */
 import { randomBytes } from 'crypto';
 import {
-  BATCH_TTL_MS, batchKeys, emptyCounts, newBatchId,
+  BATCH_TTL_MS, batchKeys, emptyCounts, inferenceJobName, newBatchId, recordIdOf,
   type BatchBackends, type BatchJob, type BatchRecord, type BatchRequestRef, type BatchRequestState,
 } from '../../shared/batches/types';
-import { validateMessagesBody } from '../anthropic/validate';
-import type { BatchConfig } from '../config';
+import { messagesToCanonical } from '../anthropic/request';
+import { validateMessagesBody, type MessagesBody } from '../anthropic/validate';
+import { MAX_INFERENCE_RECORDS, type BatchConfig, type BatchInferenceConfig } from '../config';
 import { ProxyError } from '../errors';
 import type { ResponseSink } from '../http';
 import type { ModelCatalogue } from '../pipeline';
 import { bodyUnlessHead, JSON_TYPE, send, type Exchange } from '../stages/exchange';
+import { anthropicBody } from '../upstream/anthropic-native';
+import type { ResolvedModel } from '../upstream/types';
 import { parseJsonBody } from '../validation';
 import { errorResult, resultLine } from './worker';
 import { modelAllowed } from '../../shared/gateway/schema';
@@ -29,7 +32,11 @@ const READ_AHEAD = 8;
 export interface BatchesApiDeps {
   readonly backends: BatchBackends;
   readonly catalogue: ModelCatalogue;
-  readonly config: Pick<BatchConfig, 'maxRequests'>;
+  readonly config: Pick<BatchConfig, 'maxRequests' | 'inference'> & { readonly extraBetas?: readonly string[] };
+  /** The proxy's region: a model whose catalogue entry names another region takes the queue path. */
+  readonly region?: string;
+  /** Operational warnings (Bedrock refused a batch inference job; stopping one failed). */
+  readonly warn?: (message: string, details: Record<string, unknown>) => void;
   /** The policy check before a submission: budgets and the rate limit (one request per batch). */
   readonly admit: (x: Exchange) => Promise<void>;
   readonly now: () => number;
@@ -44,7 +51,8 @@ export interface BatchesApi {
 }
 
 export function createBatchesApi(deps: BatchesApiDeps): BatchesApi {
-  const { store, objects, queue } = deps.backends;
+  const { store, objects, queue, jobs } = deps.backends;
+  const warn = deps.warn ?? (() => undefined);
 
   async function handle(sink: ResponseSink, x: Exchange, route: BatchRouteName, batchId?: string): Promise<void> {
     const method = x.request.method;
@@ -75,6 +83,7 @@ export function createBatchesApi(deps: BatchesApiDeps): BatchesApi {
     const seen = new Set<string>();
     const lines: string[] = [];
     const refs: BatchRequestRef[] = [];
+    const entries: { readonly body: MessagesBody; readonly model: ResolvedModel }[] = [];
     let offset = 0;
     requests.forEach((entry: unknown, index: number) => {
       const at = `requests[${index}]`;
@@ -111,6 +120,7 @@ export function createBatchesApi(deps: BatchesApiDeps): BatchesApi {
           param: `requests.${index}.params.model`, code: 'model_not_allowed',
         });
       }
+      entries.push({ body: validated.value, model });
       const line = JSON.stringify(params);
       const bytes = Buffer.byteLength(line, 'utf8');
       refs.push({ index, customId, start: offset, end: offset + bytes });
@@ -122,20 +132,33 @@ export function createBatchesApi(deps: BatchesApiDeps): BatchesApi {
     const createdAt = deps.now();
     const id = newBatchId(createdAt, randomBytes);
     const identity = x.identity!;
+    // Input first, then the Bedrock job or the state and the queue jobs: nothing names a batch whose input is not stored.
+    await objects.put(batchKeys.input(id), lines.join('\n'));
+    const inference = deps.config.inference;
+    const inferenceJob = inference && jobs && inferencePath(entries, inference) ? await submitJob(id, entries, inference) : undefined;
     const batch: BatchRecord = {
       id,
       owner: identity.id,
       team: identity.policy?.team,
       meterKey: identity.method === 'api-key' ? identity.id : 'other',
       createdAt,
-      expiresAt: createdAt + BATCH_TTL_MS,
+      // A Bedrock job may run until its own timeout (24 h unless configured longer); the queue path's requests expire at 24 h.
+      expiresAt: createdAt + (inferenceJob ? inference!.timeoutHours * 3600_000 : BATCH_TTL_MS),
       total: refs.length,
       status: 'in_progress',
       counts: emptyCounts(refs.length),
+      ...(inferenceJob ? { inferenceJob } : {}),
     };
-    // Input first, then the state, then the jobs: a job never names a batch that is not stored.
-    await objects.put(batchKeys.input(id), lines.join('\n'));
-    await store.create(batch, refs);
+    try {
+      await store.create(batch, refs);
+    } catch (err) {
+      if (inferenceJob) await jobs!.stop(inferenceJob).catch((e: unknown) => warn('A batch inference job of a batch that could not be stored was not stopped', { batchId: id, jobArn: inferenceJob, error: String(e) }));
+      throw err;
+    }
+    if (inferenceJob) {
+      await sendJson(sink, x, render(x, batch));
+      return;
+    }
     try {
       for (let i = 0; i < refs.length; i += SEND_CHUNK) {
         await queue.send(refs.slice(i, i + SEND_CHUNK).map((r): BatchJob => ({ batchId: id, index: r.index })));
@@ -147,6 +170,53 @@ export function createBatchesApi(deps: BatchesApiDeps): BatchesApi {
       throw new ProxyError('unavailable', 'The batch could not be queued; nothing was submitted. Retry shortly.');
     }
     await sendJson(sink, x, render(x, batch));
+  }
+
+  /**
+   * Whether a batch goes to Bedrock batch inference: enough requests (and not more than a job takes), all for one Claude
+   * model on an Anthropic-native Bedrock upstream in the proxy's region, that the configuration lets take this path.
+   */
+  function inferencePath(entries: readonly { readonly model: ResolvedModel }[], inference: BatchInferenceConfig): boolean {
+    if (entries.length < inference.minRecords || entries.length > MAX_INFERENCE_RECORDS) return false;
+    const first = entries[0].model;
+    if (first.upstream !== 'bedrock-invoke' && first.upstream !== 'bedrock-messages') return false;
+    if (first.region !== undefined && deps.region !== undefined && first.region !== deps.region) return false;
+    if (inference.models !== '*') {
+      const names = [first.id, ...(first.aliases ?? [])];
+      if (!inference.models.some((m) => names.includes(m))) return false;
+    }
+    return entries.every((e) => e.model.id === first.id && e.model.target === first.target && e.model.longContext === first.longContext);
+  }
+
+  /**
+   * Writes the job's records and creates the job; its ARN, or undefined when Bedrock refused it (then the batch takes
+   * the queue path, so a model or quota Bedrock batch inference does not cover costs the client nothing).
+   */
+  async function submitJob(
+    id: string, entries: readonly { readonly body: MessagesBody; readonly model: ResolvedModel }[], inference: BatchInferenceConfig,
+  ): Promise<string | undefined> {
+    const model = entries[0].model;
+    const records = entries.map(({ body, model: m }, index) => {
+      const { request } = messagesToCanonical(body, { extraBetas: deps.config.extraBetas ?? [], modelNames: [m.id, m.target] });
+      return JSON.stringify({ recordId: recordIdOf(index), modelInput: anthropicBody(request, m) });
+    });
+    try {
+      await objects.put(batchKeys.inferenceInput(id), records.join('\n'));
+      return await jobs!.create({
+        name: inferenceJobName(id),
+        clientToken: id,
+        modelId: model.target,
+        roleArn: inference.roleArn,
+        inputUri: objects.uri(batchKeys.inferenceInput(id)),
+        outputUri: objects.uri(batchKeys.inferenceOutputPrefix(id)),
+        timeoutHours: inference.timeoutHours,
+      });
+    } catch (err) {
+      warn('Bedrock batch inference did not take the batch; it runs on the queue', {
+        batchId: id, model: model.target, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      });
+      return undefined;
+    }
   }
 
   async function list(sink: ResponseSink, x: Exchange): Promise<void> {
@@ -174,6 +244,12 @@ export function createBatchesApi(deps: BatchesApiDeps): BatchesApi {
   async function cancel(sink: ResponseSink, x: Exchange, id: string): Promise<void> {
     const batch = await owned(x, id);
     const after = batch.status === 'in_progress' ? await store.cancel(id, deps.now()) : batch;
+    if (batch.inferenceJob && batch.status === 'in_progress' && jobs) {
+      // Bedrock stops the job; the worker ends what it did not finish `canceled` when the job's Stopped event arrives.
+      await jobs.stop(batch.inferenceJob).catch((e: unknown) => warn('A canceled batch\'s Bedrock job could not be stopped; its results are kept when it ends', {
+        batchId: id, jobArn: batch.inferenceJob, error: String(e),
+      }));
+    }
     await sendJson(sink, x, render(x, after ?? batch));
   }
 

@@ -146,27 +146,41 @@ export function createBatchWorker(deps: BatchWorkerDeps): BatchWorker {
     batch: BatchRecord, model: ResolvedModel, state: BatchRequestState, started: number, result: BatchResultType,
     response?: MessageResponse, error?: string, usd?: number,
   ): void {
-    const tokens = response ? tokenCounts(response.usage) : { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheWriteInputTokens: 0 };
-    deps.meter.record({
-      requestId: `${batch.id}#${state.index}`,
-      method: 'BATCH',
-      path: `/v1/messages/batches/${batch.id}`,
-      route: 'batch_request',
-      protocol: 'anthropic',
-      status: result === 'succeeded' ? 200 : 500,
-      outcome: result === 'succeeded' ? 'ok' : 'upstream_error',
-      identity: batch.owner,
-      key: batch.meterKey ?? 'other',
-      team: batch.team,
-      model: model.requested,
-      target: model.target,
-      stream: false,
-      ...tokens,
-      estimatedCost: usd,
-      durationMs: now() - started,
-      error,
-    });
+    meterBatchRequest(deps.meter, { batch, model, index: state.index, durationMs: now() - started, result, response, error, usd });
   }
 
   return { process };
+}
+
+/** The usage record (EMF) of one request of a batch, however it ran. */
+export function meterBatchRequest(meter: Meter, r: {
+  readonly batch: BatchRecord;
+  readonly model: ResolvedModel;
+  readonly index: number;
+  readonly durationMs: number;
+  readonly result: BatchResultType;
+  readonly response?: MessageResponse;
+  readonly error?: string;
+  readonly usd?: number;
+}): void {
+  const tokens = r.response ? tokenCounts(r.response.usage) : { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheWriteInputTokens: 0 };
+  meter.record({
+    requestId: `${r.batch.id}#${r.index}`,
+    method: 'BATCH',
+    path: `/v1/messages/batches/${r.batch.id}`,
+    route: 'batch_request',
+    protocol: 'anthropic',
+    status: r.result === 'succeeded' ? 200 : 500,
+    outcome: r.result === 'succeeded' ? 'ok' : 'upstream_error',
+    identity: r.batch.owner,
+    key: r.batch.meterKey ?? 'other',
+    team: r.batch.team,
+    model: r.model.requested,
+    target: r.model.target,
+    stream: false,
+    ...tokens,
+    estimatedCost: r.usd,
+    durationMs: r.durationMs,
+    error: r.error,
+  });
 }
