@@ -7,9 +7,6 @@ import {
 import { formatFindings, nagFindings } from '../support/nag';
 
 const ENV = { account: '111111111111', region: 'us-east-1' };
-const INFERENCE_ENV = [
-  'PROXY_BATCH_INFERENCE_ROLE_ARN', 'PROXY_BATCH_INFERENCE_MIN_RECORDS', 'PROXY_BATCH_INFERENCE_MODELS', 'PROXY_BATCH_INFERENCE_TIMEOUT_HOURS',
-];
 
 function build(props: StreamingLlmProxyProps = { batches: { batchInference: {} } }, options: { agnostic?: boolean } = {}) {
   const stack = new Stack(new App(), 'TestStack', { env: options.agnostic ? undefined : ENV });
