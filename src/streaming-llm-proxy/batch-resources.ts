@@ -1,6 +1,8 @@
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,8 +10,10 @@ import * as lambdaEventSources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { ProxyBatchesOptions } from './batches';
+import { isAnthropicNative } from './catalogue';
+import { ProxyModelUpstream } from './models';
 import { bundledCode } from '../core/assets';
 import { acknowledgeNag } from '../core/nag';
 
@@ -24,6 +28,13 @@ const BATCH_TABLE_ACTIONS = [
 const KEY_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
 /** Where the runtime keeps a batch's objects (`batchKeys` in lambda/shared/batches/types.ts). */
 const OBJECT_PREFIX = 'batches/';
+/** A batch inference job's input object, under `batches/<id>/` (the runtime writes it, Bedrock reads it). */
+const INFERENCE_INPUT = `${OBJECT_PREFIX}*/inference/input.jsonl`;
+/** Where Bedrock writes a batch inference job's output (under `batches/<id>/`; the worker reads it). */
+const INFERENCE_OUTPUT = `${OBJECT_PREFIX}*/inference/output/*`;
+/** Bedrock's bounds on a model invocation job: records per job (minimum, default maximum) and timeoutDurationInHours. */
+const INFERENCE_RECORDS = { min: 100, max: 50_000 };
+const INFERENCE_TIMEOUT_HOURS = { min: 24, max: 168 };
 
 /**
  * The stores of the batches API, created before the proxy function (their names go into its environment).
@@ -39,6 +50,8 @@ export interface BatchStores {
   readonly deadLetterQueue: sqs.Queue;
   readonly bucket: s3.Bucket;
   readonly accessLogBucket: s3.Bucket;
+  /** The service role Bedrock model invocation jobs run as (with `batchInference`). */
+  readonly inferenceRole?: iam.Role;
   /** PROXY_BATCH_*: what both the proxy function and the worker read. */
   readonly environment: Record<string, string>;
   readonly options: ProxyBatchesOptions;
@@ -70,6 +83,78 @@ export function validateBatchesOptions(o: ProxyBatchesOptions): void {
   if (age && !age.isUnresolved() && (age.toSeconds() < 60 || age.toSeconds() > 14 * 24 * 3600)) {
     throw new Error(`\`batches.oldestMessageAgeAlarm\` must be from 1 minute to 14 days (the queue's retention), got ${age.toHumanString()}.`);
   }
+  const inference = o.batchInference;
+  if (inference) {
+    integer('batchInference.minRecords', inference.minRecords, INFERENCE_RECORDS.min, INFERENCE_RECORDS.max,
+      ' (Bedrock\'s minimum records per job and its default maximum)');
+    const hours = inference.timeout;
+    if (hours && !hours.isUnresolved()) {
+      const seconds = hours.toSeconds();
+      if (seconds % 3600 !== 0 || seconds < INFERENCE_TIMEOUT_HOURS.min * 3600 || seconds > INFERENCE_TIMEOUT_HOURS.max * 3600) {
+        throw new Error(`\`batches.batchInference.timeout\` must be a whole number of hours from ${INFERENCE_TIMEOUT_HOURS.min} to ` +
+          `${INFERENCE_TIMEOUT_HOURS.max} (a model invocation job's timeoutDurationInHours), got ` +
+          `${seconds % 3600 === 0 ? `${seconds / 3600} hours` : hours.toHumanString()}.`);
+      }
+    }
+    if (inference.models !== undefined) {
+      if (inference.models.length === 0) {
+        throw new Error('`batches.batchInference.models` is empty, so no batch could use batch inference; name at least one Claude ' +
+          'model of the catalogue, or remove `batches.batchInference.models` to allow every one.');
+      }
+      for (const name of inference.models) {
+        if (typeof name !== 'string' || name.trim() === '') {
+          throw new Error(`\`batches.batchInference.models\` must hold catalogue model ids or aliases, got ${JSON.stringify(name)}.`);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Checks that batch inference can run: a Bedrock upstream, and `batchInference.models` (or, by default, the catalogue)
+ * naming Claude models on an Anthropic-native Bedrock upstream. `names` maps the catalogue's names (lower case) to their
+ * upstreams (claudeCatalogueNames).
+ *
+ * @internal
+ */
+export function validateBatchInferenceModels(o: ProxyBatchesOptions, input: {
+  readonly mockUpstream: boolean;
+  readonly names: ReadonlyMap<string, ProxyModelUpstream>;
+}): void {
+  const inference = o.batchInference;
+  if (!inference) return;
+  if (input.mockUpstream) {
+    throw new Error('`batches.batchInference` runs batches as Bedrock model invocation jobs, but `upstream` is ProxyUpstream.MOCK; ' +
+      'remove `batches.batchInference` or `upstream`.');
+  }
+  if (inference.models === undefined) {
+    if (![...input.names.values()].some(isAnthropicNative)) {
+      throw new Error('`batches.batchInference`: the catalogue has no Claude model on an Anthropic-native Bedrock upstream (BEDROCK_INVOKE ' +
+        'or BEDROCK_MESSAGES), so no batch could use batch inference; add one to `models`, or remove `batches.batchInference`.');
+    }
+    return;
+  }
+  for (const name of inference.models) {
+    const upstream = input.names.get(name.toLowerCase());
+    if (upstream === undefined) {
+      throw new Error(`\`batches.batchInference.models\`: '${name}' is not a Claude model of the catalogue; name the id or an alias ` +
+        'of a default Claude model or of an entry of `models`.');
+    }
+    if (!isAnthropicNative(upstream)) {
+      throw new Error(`\`batches.batchInference.models\`: '${name}' is called through ${upstream}, but Bedrock batch inference takes ` +
+        'the Anthropic request body; name a model on BEDROCK_INVOKE or BEDROCK_MESSAGES.');
+    }
+  }
+}
+
+/** `arn:<partition>:bedrock:<region>:<account>:model-invocation-job/*`: any job of this account and region. */
+function modelInvocationJobArn(scope: Construct): string {
+  return Stack.of(scope).formatArn({
+    service: 'bedrock',
+    resource: 'model-invocation-job',
+    resourceName: '*',
+    arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+  });
 }
 
 /** The worker timeout (default 5 minutes). */
@@ -175,8 +260,85 @@ export function createBatchStores(scope: Construct, o: ProxyBatchesOptions, inpu
     PROXY_BATCH_MAX_ATTEMPTS: String(maxAttempts),
     PROXY_BATCH_CALL_ATTEMPTS: String(o.callAttempts ?? 3),
   };
+  const inferenceRole = o.batchInference ? createInferenceRole(scope, bucket, key) : undefined;
+  if (o.batchInference && inferenceRole) {
+    environment.PROXY_BATCH_INFERENCE_ROLE_ARN = inferenceRole.roleArn;
+    environment.PROXY_BATCH_INFERENCE_MIN_RECORDS = String(o.batchInference.minRecords ?? INFERENCE_RECORDS.min);
+    environment.PROXY_BATCH_INFERENCE_MODELS = o.batchInference.models ? o.batchInference.models.join(',') : '*';
+    environment.PROXY_BATCH_INFERENCE_TIMEOUT_HOURS = String((o.batchInference.timeout ?? Duration.hours(INFERENCE_TIMEOUT_HOURS.min)).toHours());
+  }
   acknowledgeStoreFindings({ table, tableCreated: !existing, queue, deadLetterQueue, bucket, accessLogBucket });
-  return { table, tableCreated: !existing, key, queue, deadLetterQueue, bucket, accessLogBucket, environment, options: o };
+  return { table, tableCreated: !existing, key, queue, deadLetterQueue, bucket, accessLogBucket, inferenceRole, environment, options: o };
+}
+
+/**
+ * The service role of Bedrock model invocation jobs: assumed by Bedrock for this account's jobs only; reads a job's
+ * input and writes its output under the batch's prefix of the batch bucket. Its model grant comes with the proxy's
+ * (grantBatchInference).
+ */
+function createInferenceRole(scope: Construct, bucket: s3.Bucket, key: kms.IKey): iam.Role {
+  const stack = Stack.of(scope);
+  const role = new iam.Role(scope, 'BatchInferenceRole', {
+    assumedBy: new iam.ServicePrincipal('bedrock.amazonaws.com', {
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': modelInvocationJobArn(scope) },
+      },
+    }),
+    description: `Service role of the Bedrock batch inference jobs of the LLM proxy ${scope.node.path}`,
+  });
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    sid: 'ReadBatchInferenceInput',
+    actions: ['s3:GetObject'],
+    resources: [bucket.arnForObjects(INFERENCE_INPUT)],
+  }));
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    sid: 'WriteBatchInferenceOutput',
+    actions: ['s3:PutObject'],
+    resources: [bucket.arnForObjects(INFERENCE_OUTPUT)],
+  }));
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    sid: 'ListBatchObjects',
+    actions: ['s3:ListBucket'],
+    resources: [bucket.bucketArn],
+    conditions: { StringLike: { 's3:prefix': [`${OBJECT_PREFIX}*`] } },
+  }));
+  // Reading SSE-KMS objects needs Decrypt; writing them (with a bucket key, and multipart uploads) GenerateDataKey and Decrypt.
+  key.grant(role, ...KEY_ACTIONS);
+  return role;
+}
+
+/**
+ * Batch inference permissions, once the Bedrock resources are known: the service role invokes the same models as the
+ * proxy; the proxy creates, reads and stops jobs with them and passes the service role to Bedrock only.
+ *
+ * @internal
+ */
+export function grantBatchInference(stores: BatchStores, proxyRole: iam.IRole, bedrockArns: readonly string[]): void {
+  const role = stores.inferenceRole;
+  if (!role) return;
+  const jobArn = modelInvocationJobArn(role);
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    sid: 'InvokeCatalogueModels',
+    actions: ['bedrock:InvokeModel'],
+    resources: [...bedrockArns],
+  }));
+  proxyRole.addToPrincipalPolicy(new iam.PolicyStatement({
+    sid: 'CreateBatchInferenceJobs',
+    actions: ['bedrock:CreateModelInvocationJob'],
+    resources: [jobArn, ...bedrockArns],
+  }));
+  proxyRole.addToPrincipalPolicy(new iam.PolicyStatement({
+    sid: 'ManageBatchInferenceJobs',
+    actions: ['bedrock:GetModelInvocationJob', 'bedrock:StopModelInvocationJob'],
+    resources: [jobArn],
+  }));
+  proxyRole.addToPrincipalPolicy(new iam.PolicyStatement({
+    sid: 'PassBatchInferenceRole',
+    actions: ['iam:PassRole'],
+    resources: [role.roleArn],
+    conditions: { StringEquals: { 'iam:PassedToService': 'bedrock.amazonaws.com' } },
+  }));
 }
 
 /**
@@ -226,6 +388,10 @@ export interface BatchWorker {
   readonly function: lambda.Function;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
+  /** The rule that invokes the worker on batch inference job state changes (with `batchInference`). */
+  readonly inferenceRule?: events.Rule;
+  /** The worker's Lambda dead-letter queue: job state change events it failed on (with `batchInference`). */
+  readonly inferenceDeadLetterQueue?: sqs.Queue;
 }
 
 /**
@@ -252,6 +418,14 @@ export function createBatchWorker(scope: Construct, stores: BatchStores, input: 
     description: `Execution role of the Message Batches worker of the LLM proxy ${scope.node.path}`,
   });
   logGroup.grantWrite(role);
+  // With batch inference the worker is also invoked asynchronously (by EventBridge): job state change events that
+  // EventBridge cannot deliver, or that the worker fails on after Lambda's retries, are kept here instead of being dropped.
+  const inferenceDeadLetterQueue = o.batchInference ? new sqs.Queue(scope, 'BatchInferenceDeadLetterQueue', {
+    encryption: sqs.QueueEncryption.KMS,
+    encryptionMasterKey: stores.key,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  }) : undefined;
   const fn = new lambda.Function(scope, 'BatchWorker', {
     description: 'LLM proxy Message Batches worker: runs each queued request through the model and writes its result to S3',
     runtime: lambda.Runtime.NODEJS_24_X,
@@ -265,6 +439,7 @@ export function createBatchWorker(scope: Construct, stores: BatchStores, input: 
     tracing: lambda.Tracing.ACTIVE,
     environment: input.environment,
     environmentEncryption: input.logEncryptionKey,
+    deadLetterQueue: inferenceDeadLetterQueue,
   });
   if (input.bedrockStatement) role.addToPrincipalPolicy(input.bedrockStatement);
   if (input.gatewayStatement) {
@@ -285,8 +460,53 @@ export function createBatchWorker(scope: Construct, stores: BatchStores, input: 
         'batch queue and, after `maxAttempts + 2` receives, moves to its dead-letter queue (redrive policy), which raises an alarm.',
     });
   }
-  acknowledgeWorkerFindings(fn, role);
-  return { function: fn, role, logGroup };
+  let inferenceRule: events.Rule | undefined;
+  if (o.batchInference) {
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'ReadBatchInferenceJobs',
+      actions: ['bedrock:GetModelInvocationJob'],
+      resources: [modelInvocationJobArn(scope)],
+    }));
+    // The worker's UseBatchObjects grant (GetObject on batches/*) covers the jobs' output, batches/<id>/inference/output/.
+    inferenceRule = new events.Rule(scope, 'BatchInferenceJobRule', {
+      description: `Invokes the Message Batches worker of the LLM proxy ${scope.node.path} when a Bedrock batch inference job changes state`,
+      eventPattern: { source: ['aws.bedrock'], detailType: ['Batch Inference Job State Change'] },
+      targets: [new eventsTargets.LambdaFunction(fn, {
+        retryAttempts: 8,
+        maxEventAge: Duration.hours(24),
+        deadLetterQueue: inferenceDeadLetterQueue,
+      })],
+    });
+    // EventBridge sends to the KMS-encrypted dead-letter queue with its own credentials. (A condition on this rule's ARN
+    // would make the key depend on the rule, which depends on the queue and so on the key.)
+    const stack = Stack.of(scope);
+    const added = stores.key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowEventBridgeDeadLetters',
+      principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      resources: ['*'],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'events', resource: 'rule', resourceName: '*' }) },
+      },
+    }));
+    if (!added.statementAdded) {
+      Annotations.of(scope).addWarningV2('cdk-serverless-llm:importedBatchKey',
+        '`batches.batchInference`: the batch key is imported, so its key policy cannot be changed here: it must allow ' +
+        'events.amazonaws.com kms:Decrypt and kms:GenerateDataKey, or EventBridge cannot move undeliverable batch inference job ' +
+        'events to the BatchInferenceDeadLetterQueue.');
+    }
+    const dlq =
+      'This is the dead-letter queue of the batch inference job rule\'s target and of the worker\'s asynchronous invocations (job ' +
+      'state change events EventBridge could not deliver or the worker failed on): it has no dead-letter queue of its own, and a ' +
+      'message in it raises the BatchInferenceDeadLetterAlarm.';
+    acknowledgeNag(inferenceDeadLetterQueue!,
+      { id: 'AwsSolutions-SQS3', reason: dlq },
+      { id: 'Serverless-SQSRedrivePolicy', reason: dlq },
+    );
+  }
+  acknowledgeWorkerFindings(fn, role, !o.batchInference);
+  return { function: fn, role, logGroup, inferenceRule, inferenceDeadLetterQueue };
 }
 
 /**
@@ -294,9 +514,32 @@ export function createBatchWorker(scope: Construct, stores: BatchStores, input: 
  *
  * @internal
  */
-export function batchAlarmSpecs(stores: BatchStores, worker: lambda.IFunction, errorsPerFiveMinutes: number):
+export function batchAlarmSpecs(stores: BatchStores, worker: BatchWorker, errorsPerFiveMinutes: number):
 { id: string; metric: cloudwatch.IMetric; threshold: number; description: string }[] {
   const fiveMinutes = Duration.minutes(5);
+  const inference = [];
+  if (worker.inferenceRule) {
+    inference.push({
+      id: 'BatchInferenceRuleFailedAlarm',
+      metric: new cloudwatch.Metric({
+        namespace: 'AWS/Events',
+        metricName: 'FailedInvocations',
+        dimensionsMap: { RuleName: worker.inferenceRule.ruleName },
+        period: fiveMinutes,
+        statistic: cloudwatch.Stats.SUM,
+      }),
+      threshold: 1,
+      description: 'Batch inference job state changes that EventBridge could not deliver to the Message Batches worker',
+    });
+  }
+  if (worker.inferenceDeadLetterQueue) {
+    inference.push({
+      id: 'BatchInferenceDeadLetterAlarm',
+      metric: worker.inferenceDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: cloudwatch.Stats.MAXIMUM }),
+      threshold: 1,
+      description: 'Batch inference job state changes that did not reach, or failed in, the Message Batches worker (in their dead-letter queue)',
+    });
+  }
   return [
     {
       id: 'BatchDeadLetterAlarm',
@@ -312,10 +555,11 @@ export function batchAlarmSpecs(stores: BatchStores, worker: lambda.IFunction, e
     },
     {
       id: 'BatchWorkerErrorsAlarm',
-      metric: worker.metricErrors({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
+      metric: worker.function.metricErrors({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
       threshold: errorsPerFiveMinutes,
       description: 'Message Batches worker errors (crashes or timeouts)',
     },
+    ...inference,
   ];
 }
 
@@ -396,20 +640,26 @@ function acknowledgeStoreFindings(s: {
   );
 }
 
-function acknowledgeWorkerFindings(fn: lambda.Function, role: iam.Role): void {
+function acknowledgeWorkerFindings(fn: lambda.Function, role: iam.Role, sqsOnly: boolean): void {
   const dlq =
     'The worker is invoked by its SQS event source only; a request whose deliveries all fail is moved to the queue\'s own ' +
     'dead-letter queue by the redrive policy, while a Lambda dead-letter queue only receives failed asynchronous invocations.';
   const concurrency =
     'The worker\'s concurrency is bounded by the SQS event source\'s maximum concurrency (`batches.workerConcurrency`), which, ' +
-    'unlike reserved concurrency, does not take capacity from the account\'s unreserved pool and never throttles messages back to the queue.';
+    'unlike reserved concurrency, does not take capacity from the account\'s unreserved pool and never throttles messages back to the queue' +
+    (sqsOnly ? '.' : '; batch inference adds a few invocations per job, one per job state change.');
   const vpc =
     'The worker calls only public AWS endpoints (Bedrock, DynamoDB, SQS, S3) over TLS with SigV4 and needs no private resource; ' +
     'keeping it out of a VPC avoids NAT gateways and interface endpoints for the queue.';
+  // With batch inference the worker has a Lambda dead-letter queue (it is also invoked asynchronously by EventBridge).
+  if (sqsOnly) {
+    acknowledgeNag(fn,
+      { id: 'Serverless-LambdaDLQ', reason: dlq },
+      { id: 'NIST.800.53.R5-LambdaDLQ', reason: dlq },
+      { id: 'HIPAA.Security-LambdaDLQ', reason: dlq },
+    );
+  }
   acknowledgeNag(fn,
-    { id: 'Serverless-LambdaDLQ', reason: dlq },
-    { id: 'NIST.800.53.R5-LambdaDLQ', reason: dlq },
-    { id: 'HIPAA.Security-LambdaDLQ', reason: dlq },
     { id: 'NIST.800.53.R5-LambdaConcurrency', reason: concurrency },
     { id: 'HIPAA.Security-LambdaConcurrency', reason: concurrency },
     { id: 'NIST.800.53.R5-LambdaInsideVPC', reason: vpc },
@@ -432,4 +682,73 @@ function acknowledgeWorkerFindings(fn: lambda.Function, role: iam.Role): void {
 export function batchObjectsFindingId(bucket: s3.Bucket): string {
   const logicalId = Stack.of(bucket).getLogicalId(bucket.node.defaultChild as s3.CfnBucket);
   return `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${OBJECT_PREFIX}*]`;
+}
+
+/**
+ * Acknowledges the by-design wildcard findings of batch inference: the job ARN pattern on the proxy's and the worker's
+ * policies, the object patterns and the catalogue's model patterns on the service role's policy.
+ *
+ * @internal
+ */
+export function acknowledgeBatchInferenceFindings(stores: BatchStores, input: {
+  readonly proxyPolicy?: IConstruct;
+  readonly workerPolicy?: IConstruct;
+  /** The acknowledgements of the proxy's Bedrock model patterns, which the service role's InvokeModel grant repeats. */
+  readonly bedrockAcks: readonly { id: string; reason: string }[];
+}): void {
+  const role = stores.inferenceRole;
+  if (!role) return;
+  const jobId = `AwsSolutions-IAM5[Resource::${nagResource(role, modelInvocationJobArn(role))}]`;
+  const unknownJobId = 'Bedrock assigns a model invocation job\'s id when it creates the job, so the grant covers the ' +
+    'model-invocation-job/ ARNs of this account and region only';
+  if (input.proxyPolicy) {
+    acknowledgeNag(input.proxyPolicy, {
+      id: jobId,
+      reason: `${unknownJobId}: the proxy creates a job for a large single-model batch, reads its status and stops it when the batch is cancelled.`,
+    });
+  }
+  if (input.workerPolicy) {
+    acknowledgeNag(input.workerPolicy, {
+      id: jobId,
+      reason: `${unknownJobId}: the worker reads the status of the job named by each Batch Inference Job State Change event.`,
+    });
+  }
+  const policy = role.node.tryFindChild('DefaultPolicy');
+  if (!policy) return;
+  const batchId = 'batch ids are created at request time, so the grant covers this object of every batch under the batches/ prefix ' +
+    'of the construct\'s own batch bucket.';
+  acknowledgeNag(policy,
+    ...input.bedrockAcks,
+    {
+      id: `AwsSolutions-IAM5[Resource::${nagResource(role, stores.bucket.arnForObjects(INFERENCE_INPUT))}]`,
+      reason: `Bedrock reads a batch inference job's input from batches/<batch id>/inference/input.jsonl; ${batchId}`,
+    },
+    {
+      id: `AwsSolutions-IAM5[Resource::${nagResource(role, stores.bucket.arnForObjects(INFERENCE_OUTPUT))}]`,
+      reason: `Bedrock writes a batch inference job's output under batches/<batch id>/inference/output/, in a folder named after the job id it assigns; ${batchId}`,
+    },
+  );
+  const inline =
+    'The role belongs to the batch inference jobs of this proxy alone and its policy is generated from the construct\'s least-privilege ' +
+    'grants (the job input and output objects, the batch key, the catalogue\'s Bedrock models); an inline policy is created and deleted with the role.';
+  acknowledgeNag(role,
+    { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: inline },
+    { id: 'HIPAA.Security-IAMNoInlinePolicy', reason: inline },
+  );
+}
+
+/** A resource ARN as cdk-nag prints it in a finding id: references become `<Ref>` and `<LogicalId.Attribute>`. */
+function nagResource(scope: IConstruct, arn: string): string {
+  const render = (value: unknown): string => {
+    if (typeof value === 'string') return value;
+    const v = value as Record<string, unknown>;
+    if (v.Ref !== undefined) return `<${v.Ref as string}>`;
+    if (v['Fn::GetAtt'] !== undefined) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
+    if (v['Fn::Join'] !== undefined) {
+      const [separator, parts] = v['Fn::Join'] as [string, unknown[]];
+      return parts.map(render).join(separator);
+    }
+    throw new Error(`Cannot render ${JSON.stringify(value)} as a cdk-nag resource.`);
+  };
+  return render(Stack.of(scope).resolve(arn));
 }

@@ -77,4 +77,35 @@ export interface ProxyBatchesOptions {
    * @default Duration.hours(1)
    */
   readonly oldestMessageAgeAlarm?: Duration;
+  /**
+   * Bedrock batch inference as a second path: a batch of at least `minRecords` requests that all use one Claude model
+   * is written to the batch bucket and run as one Bedrock model invocation job (`CreateModelInvocationJob`, run by a
+   * service role the construct creates) instead of one SQS message per request; an EventBridge rule invokes the worker
+   * on the job's state changes, and the worker reads the job's output from S3.
+   * @default off: every batch runs through the queue and the worker
+   */
+  readonly batchInference?: ProxyBatchInferenceOptions;
+}
+
+/**
+ * Options for running large single-model batches as Bedrock batch inference jobs (`batches.batchInference`).
+ */
+export interface ProxyBatchInferenceOptions {
+  /**
+   * Smallest batch sent to Bedrock batch inference; smaller batches (and batches that mix models) use the queue. From
+   * 100 (Bedrock's minimum records per job) to 50,000 (its default maximum).
+   * @default 100
+   */
+  readonly minRecords?: number;
+  /**
+   * Catalogue model ids or aliases whose batches may run as batch inference jobs; each must name a Claude model of the
+   * catalogue on an Anthropic-native Bedrock upstream (BEDROCK_INVOKE or BEDROCK_MESSAGES).
+   * @default every Claude model of the catalogue on an Anthropic-native Bedrock upstream
+   */
+  readonly models?: string[];
+  /**
+   * How long a job may run before Bedrock stops it (the job's `timeoutDurationInHours`): whole hours from 24 to 168.
+   * @default Duration.hours(24)
+   */
+  readonly timeout?: Duration;
 }

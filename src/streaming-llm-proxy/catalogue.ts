@@ -55,6 +55,38 @@ export const DEFAULT_EMBEDDING_TARGETS: readonly string[] = [
   'cohere.embed-v4:0',
 ];
 
+/**
+ * The names (ids and aliases) of the Claude models of the runtime's default catalogue (lambda/streaming-proxy/catalogue.ts),
+ * all on an Anthropic-native Bedrock upstream: the models `batches.batchInference.models` may name without adding them to
+ * `models`. A test keeps this list equal to the runtime catalogue's Claude models.
+ *
+ * @internal
+ */
+export const DEFAULT_CLAUDE_MODELS: readonly { readonly id: string; readonly aliases?: readonly string[] }[] = [
+  { id: 'claude-fable-5-1' },
+  { id: 'claude-fable-5' },
+  { id: 'claude-mythos-5-1' },
+  { id: 'claude-mythos-5' },
+  { id: 'claude-mythos-preview' },
+  { id: 'claude-opus-5-5' },
+  { id: 'claude-sonnet-5-5' },
+  { id: 'claude-haiku-5-5' },
+  { id: 'claude-opus-5' },
+  { id: 'claude-sonnet-5' },
+  { id: 'claude-opus-4-8' },
+  { id: 'claude-opus-4-7' },
+  { id: 'claude-opus-4-6' },
+  { id: 'claude-sonnet-4-6' },
+  { id: 'claude-opus-4-5', aliases: ['claude-opus-4-5-20251101'] },
+  { id: 'claude-sonnet-4-5', aliases: ['claude-sonnet-4-5-20250929'] },
+  { id: 'claude-haiku-4-5', aliases: ['claude-haiku-4-5-20251001'] },
+  { id: 'claude-opus-4-1', aliases: ['claude-opus-4-1-20250805'] },
+  { id: 'claude-sonnet-4-0', aliases: ['claude-sonnet-4-20250514', 'claude-sonnet-4'] },
+  { id: 'claude-opus-4-0', aliases: ['claude-opus-4-20250514', 'claude-opus-4'] },
+  { id: 'claude-3-7-sonnet-latest', aliases: ['claude-3-7-sonnet-20250219'] },
+  { id: 'claude-3-5-haiku-latest', aliases: ['claude-3-5-haiku-20241022'] },
+];
+
 /** The inference-profile prefixes Bedrock uses for system-defined cross-region profiles. */
 const PROFILE_PREFIXES = ['global', 'us', 'eu', 'apac', 'us-gov', 'jp', 'au', 'ca'];
 
@@ -204,4 +236,38 @@ export function toModelEntry(model: ProxyModel): Record<string, unknown> {
   if (model.maxOutputTokens !== undefined) entry.maxOutputTokens = model.maxOutputTokens;
   if (model.contextWindow !== undefined) entry.contextWindow = model.contextWindow;
   return entry;
+}
+
+/**
+ * The names of the catalogue in effect (ids and aliases, lower case, as the runtime matches them): the default Claude
+ * models unless `replaceDefaultModels` (an entry of `models` with the id of a default entry replaces it), then `models`.
+ * Each maps to its upstream; the default catalogue's non-Claude models are left out (no catalogue data names them here).
+ *
+ * @internal
+ */
+export function claudeCatalogueNames(models: readonly ProxyModel[], replaceDefaultModels: boolean): Map<string, ProxyModelUpstream> {
+  const names = new Map<string, ProxyModelUpstream>();
+  const own = new Set(models.map((m) => m.id.toLowerCase()));
+  if (!replaceDefaultModels) {
+    for (const model of DEFAULT_CLAUDE_MODELS) {
+      if (own.has(model.id.toLowerCase())) continue;
+      // The default Claude models are on BEDROCK_INVOKE or BEDROCK_MESSAGES; which one does not matter here.
+      for (const name of [model.id, ...(model.aliases ?? [])]) names.set(name.toLowerCase(), ProxyModelUpstream.BEDROCK_INVOKE);
+    }
+  }
+  for (const model of models) {
+    if (isEmbedding(model)) continue;
+    for (const name of [model.id, ...(model.aliases ?? [])]) names.set(name.toLowerCase(), upstreamOf(model));
+  }
+  return names;
+}
+
+/**
+ * Whether a catalogue model runs on an Anthropic-native Bedrock upstream (the Anthropic request body Bedrock batch
+ * inference takes).
+ *
+ * @internal
+ */
+export function isAnthropicNative(upstream: ProxyModelUpstream): boolean {
+  return upstream === ProxyModelUpstream.BEDROCK_INVOKE || upstream === ProxyModelUpstream.BEDROCK_MESSAGES;
 }

@@ -19,11 +19,12 @@ import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { ProxyAuth, ProxyAuthMode } from './auth';
 import {
-  BatchStores, BatchWorker, batchAlarmSpecs, batchObjectsFindingId, batchWidgets, createBatchStores, createBatchWorker, grantProxyBatches,
+  acknowledgeBatchInferenceFindings, BatchStores, BatchWorker, batchAlarmSpecs, batchObjectsFindingId, batchWidgets, createBatchStores,
+  createBatchWorker, grantBatchInference, grantProxyBatches, validateBatchInferenceModels,
 } from './batch-resources';
 import { ProxyBatchesOptions } from './batches';
 import { bedrockResourceArns, bedrockStatement, embeddingResourceArns, embeddingStatement } from './bedrock-policy';
-import { DEFAULT_CATALOGUE_TARGETS, DEFAULT_EMBEDDING_TARGETS, toModelEntry, validateModels } from './catalogue';
+import { claudeCatalogueNames, DEFAULT_CATALOGUE_TARGETS, DEFAULT_EMBEDDING_TARGETS, toModelEntry, validateModels } from './catalogue';
 import { ProxyEndpoint, ProxyEndpointType, RestApiEndpointOptions } from './endpoint';
 import {
   LAMBDA_ENVIRONMENT_LIMIT_BYTES, environmentSize, environmentTooLargeMessage, resolvedEnvironmentSize,
@@ -403,6 +404,11 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
   public readonly batchBucket?: s3.Bucket;
   /** The batch worker function (when `batches` is set). */
   public readonly batchWorker?: lambda.Function;
+  /**
+   * The service role of the Bedrock batch inference jobs (when `batches.batchInference` is set): assumed by Bedrock for
+   * this account's model invocation jobs, it reads a job's input and writes its output in `batchBucket`.
+   */
+  public readonly batchInferenceRole?: iam.IRole;
   /** The `service` dimension of the proxy's metrics. */
   public readonly serviceName: string;
   /** The namespace of the proxy's metrics. */
@@ -472,6 +478,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
       this.batchQueue = this.batchStores.queue;
       this.batchDeadLetterQueue = this.batchStores.deadLetterQueue;
       this.batchBucket = this.batchStores.bucket;
+      this.batchInferenceRole = this.batchStores.inferenceRole;
     }
 
     // --- models ---------------------------------------------------------------------------------------------------
@@ -482,6 +489,12 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
     }
     const claudeFallback = props.claudeFallback ?? ClaudeFallback.GLOBAL;
     const upstream = props.upstream ?? ProxyUpstream.BEDROCK;
+    if (props.batches) {
+      validateBatchInferenceModels(props.batches, {
+        mockUpstream: upstream === ProxyUpstream.MOCK,
+        names: claudeCatalogueNames(models, props.replaceDefaultModels ?? false),
+      });
+    }
 
     // --- environment (the runtime's config contract, docs/runtime-contract.md) --------------------------------------
     this.serviceName = props.serviceName ?? Names.uniqueResourceName(this, { maxLength: 64, separator: '-' });
@@ -581,6 +594,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
     }
     if (this.batchStores) {
       grantProxyBatches(this.batchStores, this.role);
+      grantBatchInference(this.batchStores, this.role, bedrockArns);
       if (vpc) this.warnIfNoRouteToBatchStores(vpc, this.batchStores);
       this.batchWorkerResources = createBatchWorker(this, this.batchStores, {
         environment: batchWorkerEnvironment(environment),
@@ -637,7 +651,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
     this.alarms = this.createAlarms(props.alarms ?? {});
     if (this.batchStores && this.batchWorkerResources) {
       this.alarms.push(...this.createAlarmsFrom(
-        batchAlarmSpecs(this.batchStores, this.batchWorkerResources.function, props.alarms?.errorsPerFiveMinutes ?? 5)));
+        batchAlarmSpecs(this.batchStores, this.batchWorkerResources, props.alarms?.errorsPerFiveMinutes ?? 5)));
     }
     if (props.dashboard ?? true) {
       this.dashboard = this.createDashboard();
@@ -1543,6 +1557,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
           'time, so the grant covers the batches/ prefix of the construct\'s own batch bucket.',
       });
     }
+    if (this.batchStores) acknowledgeBatchInferenceFindings(this.batchStores, { proxyPolicy: policy, workerPolicy, bedrockAcks });
 
     if (this.gateway?.created) {
       const backup =

@@ -11,13 +11,13 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { Catalogue, DEFAULT_MODELS, parseModelsEnv } from '../../lambda/streaming-proxy/catalogue';
+import { Catalogue, DEFAULT_MODELS, isClaude, parseModelsEnv } from '../../lambda/streaming-proxy/catalogue';
 import { loadConfig } from '../../lambda/streaming-proxy/config';
 import {
   BudgetFailureMode, ClaudeFallback, IProxySessionStore, JwtTokenUse, ProxyAuth, ProxyEndpoint, ProxyGateway, ProxyLogLevel,
   ProxyModelUpstream, ProxyUpstream, ProxyWebAcl, RateLimitFailureMode, StreamingLlmProxy, StreamingLlmProxyProps,
 } from '../../src';
-import { DEFAULT_CATALOGUE_TARGETS, DEFAULT_EMBEDDING_TARGETS } from '../../src/streaming-llm-proxy/catalogue';
+import { DEFAULT_CATALOGUE_TARGETS, DEFAULT_CLAUDE_MODELS, DEFAULT_EMBEDDING_TARGETS } from '../../src/streaming-llm-proxy/catalogue';
 
 const ACCOUNT = '111111111111';
 const REGION = 'us-east-1';
@@ -337,6 +337,15 @@ describe('shared data', () => {
     }
     expect([...DEFAULT_CATALOGUE_TARGETS].sort()).toEqual([...runtimeTargets.chat].sort());
     expect([...DEFAULT_EMBEDDING_TARGETS].sort()).toEqual([...runtimeTargets.embedding].sort());
+  });
+
+  test('the construct\'s default Claude model names are the runtime catalogue\'s Claude models on Anthropic-native upstreams', () => {
+    const runtime = DEFAULT_MODELS
+      .filter((m) => isClaude(m) && (m.upstream === 'bedrock-invoke' || m.upstream === 'bedrock-messages'))
+      .map((m) => ({ id: m.id, aliases: [...(m.aliases ?? [])] }));
+    // Every Claude model of the default catalogue is on one of them, so none is left out.
+    expect(runtime).toHaveLength(DEFAULT_MODELS.filter(isClaude).length);
+    expect(DEFAULT_CLAUDE_MODELS.map((m) => ({ id: m.id, aliases: [...(m.aliases ?? [])] }))).toEqual(runtime);
   });
 
   test('every environment variable the construct writes is in the runtime contract', () => {
