@@ -67,6 +67,11 @@ function synthesize(configure: (stack: Stack) => StreamingLlmProxyProps): Synthe
       throw new Error(`no deploy-time value for Ref ${v.Ref} (${resource?.Type})`);
     }
     if (v['Fn::Join']) return (v['Fn::Join'][1] as unknown[]).map(resolve).join(v['Fn::Join'][0]);
+    // A role's Arn (CloudFormation names it <stack>-<logical id>-<suffix>).
+    const getAtt = v['Fn::GetAtt'] as [string, string] | undefined;
+    if (getAtt?.[1] === 'Arn' && template.Resources[getAtt[0]]?.Type === 'AWS::IAM::Role') {
+      return `arn:aws:iam::${ACCOUNT}:role/${stack.stackName}-${getAtt[0]}-1A2B3C4D5E6F`;
+    }
     throw new Error(`no deploy-time value for ${JSON.stringify(value)}`);
   };
 
@@ -319,6 +324,20 @@ describe('batches', () => {
     });
   });
 
+  test('with batchInference the runtime gets the service role and the path\'s settings', () => {
+    const { env } = synthesize(() => ({
+      batches: { batchInference: { minRecords: 250, models: ['claude-sonnet-4-6', 'claude-haiku-4-5'], timeout: Duration.hours(48) } },
+    }));
+    expect(loadConfig(env).batches.inference).toEqual({
+      roleArn: expect.stringMatching(/^arn:aws:iam::\d{12}:role\/.*BatchInferenceRole/),
+      minRecords: 250,
+      models: ['claude-sonnet-4-6', 'claude-haiku-4-5'],
+      timeoutHours: 48,
+    });
+    expect(loadConfig(env).batches.aws?.inference).toBe(true);
+    expect(loadConfig(synthesize(() => ({ batches: { batchInference: {} } })).env).batches.inference).toMatchObject({ minRecords: 100, models: '*', timeoutHours: 24 });
+  });
+
   test('with a gateway table the batch state lives in it', () => {
     const { env } = synthesize(() => ({ gateway: ProxyGateway.newTable(), batches: {} }));
     expect(loadConfig(env).batches.aws?.tableName).toBe(env.PROXY_GATEWAY_TABLE);
@@ -376,7 +395,7 @@ describe('shared data', () => {
       rateLimitFailureMode: RateLimitFailureMode.OPEN,
       auth: ProxyAuth.apiKeys({ cacheTtl: Duration.seconds(1) }),
       gateway: ProxyGateway.newTable({ budgetFailureMode: BudgetFailureMode.CLOSED, cacheTtl: Duration.seconds(5) }),
-      batches: { maxRequestsPerBatch: 50, maxAttempts: 2, callAttempts: 4 },
+      batches: { maxRequestsPerBatch: 50, maxAttempts: 2, callAttempts: 4, batchInference: { minRecords: 200 } },
     })).env)) {
       written.add(name);
     }
