@@ -139,7 +139,12 @@ function workerFrom(parts: Parts, config: ProxyConfig): BatchWorker {
     backends: batches!,
     catalogue,
     upstreams: upstreamFor,
-    config: { maxAttempts: config.batches.maxAttempts, callAttempts: config.batches.callAttempts, extraBetas: config.extraBetas },
+    config: {
+      maxAttempts: config.batches.maxAttempts,
+      callAttempts: config.batches.callAttempts,
+      extraBetas: config.extraBetas,
+      budgetFailureMode: config.budgetFailureMode,
+    },
     spend: backends.spend,
     meter,
   });

@@ -92,7 +92,7 @@ export interface ProxyConfig {
 /** Message Batches: the deployed stores (all three set by the construct's `batches` option, or none) and the limits. */
 export interface BatchConfig {
   /** DynamoDB table (PROXY_BATCH_TABLE), SQS queue (PROXY_BATCH_QUEUE_URL) and S3 bucket (PROXY_BATCH_BUCKET). */
-  readonly aws?: { readonly tableName: string; readonly queueUrl: string; readonly bucket: string };
+  readonly aws?: { readonly tableName: string; readonly queueUrl: string; readonly bucket: string; readonly inference?: boolean };
   /** Requests per batch (PROXY_BATCH_MAX_REQUESTS, default 10,000; Anthropic allows 100,000). */
   readonly maxRequests: number;
   /** Worker: deliveries of one request before a throttled or failing request ends `errored` (PROXY_BATCH_MAX_ATTEMPTS, 3). */

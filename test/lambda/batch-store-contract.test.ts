@@ -93,6 +93,18 @@ describe.each(implementations)('the %s batch store', (_name, factory) => {
     store = await factory();
   });
 
+  test('keeps the submitting key\'s budgets and a Bedrock job\'s ARN with the batch', async () => {
+    const { batch, requests } = newBatch(freshOwner(), 2);
+    const withBoth: BatchRecord = {
+      ...batch,
+      budgets: { dailyUsd: 2.5, monthlyUsd: 40 },
+      inferenceJob: 'arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/abcdefghij12',
+    };
+    await store.create(withBoth, requests);
+    expect(await store.get(batch.id)).toEqual(withBoth);
+    expect(await store.cancel(batch.id, T0 + 1)).toMatchObject({ budgets: withBoth.budgets, inferenceJob: withBoth.inferenceJob });
+  });
+
   test('reads back a created batch, each request and every request in index order (more than one write chunk)', async () => {
     const { batch, requests } = newBatch(freshOwner(), 60);
     await store.create(batch, requests);

@@ -94,6 +94,43 @@ describe('batches in the pipeline', () => {
     expect(over.headers['retry-after']).toMatch(/^\d+$/);
   });
 
+  test('a budget spent while the batch runs ends its remaining requests errored with the 429 body, and they cost nothing', async () => {
+    const s = setup({ alice: KEY, bob: { key: BOB, budgets: { dailyUsd: 0.000001 } } });
+    const created = (await submit(s, [entry('first', 'Say something long [[mock: words=200]]'), entry('second'), entry('third')], BOB)).json();
+    expect(s.queue.jobs).toHaveLength(3);
+    await s.deliver();
+    const ended = (await run(s.h, request('GET', `/v1/messages/batches/${created.id}`, undefined, { 'x-api-key': BOB }))).json();
+    expect(ended.request_counts).toEqual({ processing: 0, succeeded: 1, errored: 2, canceled: 0, expired: 0 });
+    const lines = (await run(s.h, request('GET', `/v1/messages/batches/${created.id}/results`, undefined, { 'x-api-key': BOB }))).body
+      .trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines[1]).toEqual({
+      custom_id: 'second',
+      result: { type: 'errored', error: { type: 'error', error: { type: 'rate_limit_error', message: expect.stringContaining('daily budget of $0.000001') } } },
+    });
+    // Only the first request reached the model.
+    expect(s.h.upstream.calls).toHaveLength(1);
+  });
+
+  test('the spend store down: a budgeted batch\'s request waits for a later delivery (fail closed), then ends errored', async () => {
+    const s = setup({ alice: KEY, bob: { key: BOB, budgets: { dailyUsd: 5 } } });
+    const created = (await submit(s, [entry('only')], BOB)).json();
+    const jobs = [...s.queue.jobs];
+    s.h.spend.spent = async () => {
+      throw new Error('store unreachable');
+    };
+    s.queue.jobs.push(...jobs);
+    await s.deliver(1);
+    let batch = (await run(s.h, request('GET', `/v1/messages/batches/${created.id}`, undefined, { 'x-api-key': BOB }))).json();
+    expect(batch.request_counts.processing).toBe(1);
+    s.queue.jobs.push(...jobs);
+    await s.deliver(2);
+    batch = (await run(s.h, request('GET', `/v1/messages/batches/${created.id}`, undefined, { 'x-api-key': BOB }))).json();
+    expect(batch.request_counts).toMatchObject({ processing: 0, errored: 1 });
+    const line = JSON.parse((await run(s.h, request('GET', `/v1/messages/batches/${created.id}/results`, undefined, { 'x-api-key': BOB }))).body);
+    expect(line.result.error.error.message).toBe('Budgets could not be checked, and this proxy runs no request until they can.');
+    expect(s.h.upstream.calls).toHaveLength(0);
+  });
+
   test('each request ends once and is charged once, even when a worker dies before ending it and the job comes again', async () => {
     const s = setup();
     const created = (await submit(s, [entry('a'), entry('b')])).json();

@@ -9,7 +9,8 @@
  *   item                 pk                   sk                          attributes
  *   a batch              batch#<batch id>     batch                       id, owner, team, meterKey, createdAt, expiresAt, total,
  *                                                                         status, processing, succeeded, errored, canceled,
- *                                                                         expired, cancelInitiatedAt, endedAt, inferenceJob, ttl
+ *                                                                         expired, cancelInitiatedAt, endedAt, inferenceJob,
+ *                                                                         budgets, ttl
  *   one of its requests  batch#<batch id>     req#<index, 6 digits>       index, customId, start, end, result (once ended), ttl
  *   an owner's listing   owner#<owner>        <batch id>                  ttl
  *
@@ -124,6 +125,7 @@ interface MetaItem {
   readonly cancelInitiatedAt?: number;
   readonly endedAt?: number;
   readonly inferenceJob?: string;
+  readonly budgets?: { readonly dailyUsd?: number; readonly monthlyUsd?: number };
 }
 
 function itemKey(pk: string, sk: string): Item {
@@ -149,6 +151,7 @@ function toRecord(item: Item): BatchRecord {
     ...(m.cancelInitiatedAt !== undefined ? { cancelInitiatedAt: m.cancelInitiatedAt } : {}),
     ...(m.endedAt !== undefined ? { endedAt: m.endedAt } : {}),
     ...(m.inferenceJob !== undefined ? { inferenceJob: m.inferenceJob } : {}),
+    ...(m.budgets !== undefined ? { budgets: m.budgets } : {}),
   };
 }
 
@@ -250,6 +253,7 @@ export class DynamoBatchStore implements BatchStore {
       cancelInitiatedAt: batch.cancelInitiatedAt,
       endedAt: batch.endedAt,
       inferenceJob: batch.inferenceJob,
+      budgets: batch.budgets,
       ttl,
     };
     await this.client.send(new TransactWriteItemsCommand({

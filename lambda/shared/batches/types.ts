@@ -61,6 +61,11 @@ export interface BatchRecord {
   readonly counts: RequestCounts;
   readonly cancelInitiatedAt?: number;
   readonly endedAt?: number;
+  /**
+   * The submitting key's budgets (USD, UTC day and month) when it was submitted: the worker checks the key's spend
+   * against them before each request's model call, as the proxy does before a request.
+   */
+  readonly budgets?: { readonly dailyUsd?: number; readonly monthlyUsd?: number };
   /** The ARN of the Bedrock batch inference job running it, when it took that path (else its requests are queue jobs). */
   readonly inferenceJob?: string;
 }

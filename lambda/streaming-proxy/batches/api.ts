@@ -148,6 +148,7 @@ export function createBatchesApi(deps: BatchesApiDeps): BatchesApi {
       status: 'in_progress',
       counts: emptyCounts(refs.length),
       ...(inferenceJob ? { inferenceJob } : {}),
+      ...(identity.policy?.budgets ? { budgets: { ...identity.policy.budgets } } : {}),
     };
     try {
       await store.create(batch, refs);

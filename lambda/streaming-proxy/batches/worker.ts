@@ -18,14 +18,18 @@ import type { BatchConfig } from '../config';
 import { ProxyError, toProxyError } from '../errors';
 import { estimateCost, tokenCounts, type Meter } from '../metering';
 import type { ModelCatalogue } from '../pipeline';
-import { chargeUsage } from '../stages/policy';
+import { budgetRefusal, chargeUsage } from '../stages/policy';
 import type { ResolvedModel, Upstream } from '../upstream/types';
 
 export interface BatchWorkerDeps {
   readonly backends: Pick<BatchBackends, 'store' | 'objects'>;
   readonly catalogue: ModelCatalogue;
   readonly upstreams: (model: ResolvedModel) => Upstream;
-  readonly config: Pick<BatchConfig, 'maxAttempts' | 'callAttempts'> & { readonly extraBetas: readonly string[] };
+  readonly config: Pick<BatchConfig, 'maxAttempts' | 'callAttempts'> & {
+    readonly extraBetas: readonly string[];
+    /** When the spend store cannot be read: `closed` (default) retries the request later, `open` runs it unchecked. */
+    readonly budgetFailureMode?: 'open' | 'closed';
+  };
   /** Spend per key: each request's cost is charged to the key that submitted the batch. */
   readonly spend?: SpendStore;
   readonly meter: Meter;
@@ -101,6 +105,13 @@ export function createBatchWorker(deps: BatchWorkerDeps): BatchWorker {
     if (!model || (model.kind ?? 'chat') !== 'chat') {
       return end(batch, state, 'errored', errorResult(new ProxyError('not_found', `model: ${validated.value.model} is not a chat model in this proxy's catalogue.`)));
     }
+    // The key's budgets, as the proxy checks them before a request: a spent budget ends the request errored (429).
+    const budget = await checkBudget(batch, state.index, delivery.attempt);
+    if (budget === 'retry') return 'retry';
+    if (budget) {
+      record(batch, model, state, started, 'errored', undefined, budget.message);
+      return end(batch, state, 'errored', errorResult(budget));
+    }
     const { request } = messagesToCanonical(validated.value, { extraBetas: deps.config.extraBetas, modelNames: [model.id, model.target] });
     const upstream = deps.upstreams(model);
     const requestId = `${batch.id}#${state.index}`;
@@ -132,6 +143,22 @@ export function createBatchWorker(deps: BatchWorkerDeps): BatchWorker {
     await store.finish(batch.id, state.index, 'succeeded', now());
     record(batch, model, state, started, 'succeeded', response, undefined, usd);
     return 'done';
+  }
+
+  /** The budget refusal for this request, 'retry' when the spend store cannot say (fail closed), else undefined. */
+  async function checkBudget(batch: BatchRecord, index: number, attempt: number): Promise<ProxyError | 'retry' | undefined> {
+    if (!batch.budgets || !deps.spend) return undefined;
+    let spent;
+    try {
+      spent = await deps.spend.spent(batch.owner, now());
+    } catch (err) {
+      const mode = deps.config.budgetFailureMode ?? 'closed';
+      deps.meter.warn('the spend store is unavailable', { requestId: `${batch.id}#${index}`, error: err instanceof Error ? err.name : String(err), failureMode: mode });
+      if (mode === 'open') return undefined;
+      if (attempt < deps.config.maxAttempts) return 'retry';
+      return new ProxyError('unavailable', 'Budgets could not be checked, and this proxy runs no request until they can.');
+    }
+    return budgetRefusal(batch.budgets, spent, now());
   }
 
   async function charge(batch: BatchRecord, model: ResolvedModel, requestId: string, response: MessageResponse): Promise<number | undefined> {

@@ -5,7 +5,7 @@
  * Budgets come before the limits, so a request a budget refuses uses none of the key's requests per minute.
  */
 import type { Usage } from '../../shared/canonical';
-import { modelAllowed } from '../../shared/gateway/schema';
+import { modelAllowed, type KeyBudgets } from '../../shared/gateway/schema';
 import type { SpendStore } from '../../shared/gateway/types';
 import type { RateLimiter, RateLimits } from '../../shared/limits';
 import type { ProxyConfig } from '../config';
@@ -79,19 +79,10 @@ export function createPolicyStage(deps: PolicyDeps): PolicyStage {
       if (mode === 'closed') throw new ProxyError('unavailable', 'Budgets cannot be checked right now, and this proxy refuses requests until they can; retry shortly.');
       return;
     }
-    const t = now();
-    const day = 86_400_000;
-    const refuse = (what: string, limit: number, untilMs: number): never => {
-      const retryAfter = String(Math.max(1, Math.ceil((untilMs - t) / 1000)));
+    const refusal = budgetRefusal(budgets, spent, now());
+    if (refusal) {
       x.outcome = 'rate_limited';
-      throw new ProxyError('rate_limit', `This API key has used its ${what} of $${limit} (UTC); retry after ${retryAfter} seconds.`, {
-        headers: { 'retry-after': retryAfter }, code: 'insufficient_quota',
-      });
-    };
-    if (budgets.dailyUsd !== undefined && spent.day >= budgets.dailyUsd) refuse('daily budget', budgets.dailyUsd, (Math.floor(t / day) + 1) * day);
-    if (budgets.monthlyUsd !== undefined && spent.month >= budgets.monthlyUsd) {
-      const d = new Date(t);
-      refuse('monthly budget', budgets.monthlyUsd, Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
+      throw refusal;
     }
   }
 
@@ -119,6 +110,26 @@ export function createPolicyStage(deps: PolicyDeps): PolicyStage {
   }
 
   return { admit, recordUsage };
+}
+
+/**
+ * The 429 for a key whose daily or monthly budget (UTC) is spent, with retry-after until the budget renews; undefined
+ * while both have room. Used before a request (the policy stage) and before each request of a batch (the worker).
+ */
+export function budgetRefusal(budgets: KeyBudgets, spent: { readonly day: number; readonly month: number }, t: number): ProxyError | undefined {
+  const day = 86_400_000;
+  const refuse = (what: string, limit: number, untilMs: number): ProxyError => {
+    const retryAfter = String(Math.max(1, Math.ceil((untilMs - t) / 1000)));
+    return new ProxyError('rate_limit', `This API key has used its ${what} of $${limit} (UTC); retry after ${retryAfter} seconds.`, {
+      headers: { 'retry-after': retryAfter }, code: 'insufficient_quota',
+    });
+  };
+  if (budgets.dailyUsd !== undefined && spent.day >= budgets.dailyUsd) return refuse('daily budget', budgets.dailyUsd, (Math.floor(t / day) + 1) * day);
+  if (budgets.monthlyUsd !== undefined && spent.month >= budgets.monthlyUsd) {
+    const d = new Date(t);
+    return refuse('monthly budget', budgets.monthlyUsd, Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
+  }
+  return undefined;
 }
 
 /**
