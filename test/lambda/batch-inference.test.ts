@@ -239,7 +239,11 @@ describe('on moto and the fake Bedrock control plane', () => {
   });
 
   test('the worker charges half price and meters each request once, however often the event comes', async () => {
-    const created = await client.messages.batches.create({ requests: requests(100) });
+    // Submitted with a beta, which each record carries (as anthropic_beta in the InvokeModel body).
+    const created = await client.messages.batches.create({ requests: requests(100) }, { headers: { 'anthropic-beta': 'tool-search-tool-2025-10-19' } });
+    const input = await resources.s3.send(new GetObjectCommand({ Bucket: resources.bucket, Key: batchKeys.inferenceInput(created.id) }));
+    const first = JSON.parse((await input.Body!.transformToString()).split('\n')[0]) as { modelInput: { anthropic_beta?: string[] } };
+    expect(first.modelInput.anthropic_beta).toEqual(['tool-search-tool-2025-10-19']);
     const job = [...fake.jobs.values()].find((j) => j.name === inferenceJobName(created.id))!;
     await fake.run(job.arn);
     const w = inProcessWorker();

@@ -93,11 +93,12 @@ describe.each(implementations)('the %s batch store', (_name, factory) => {
     store = await factory();
   });
 
-  test('keeps the submitting key\'s budgets and a Bedrock job\'s ARN with the batch', async () => {
+  test('keeps the submitting key\'s budgets, its beta header and a Bedrock job\'s ARN with the batch', async () => {
     const { batch, requests } = newBatch(freshOwner(), 2);
     const withBoth: BatchRecord = {
       ...batch,
       budgets: { dailyUsd: 2.5, monthlyUsd: 40 },
+      betaHeader: 'interleaved-thinking-2025-05-14,tool-search-tool-2025-10-19',
       inferenceJob: 'arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/abcdefghij12',
     };
     await store.create(withBoth, requests);

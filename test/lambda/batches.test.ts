@@ -94,6 +94,18 @@ describe('batches in the pipeline', () => {
     expect(over.headers['retry-after']).toMatch(/^\d+$/);
   });
 
+  test('the anthropic-beta header of the submission applies to each request of the batch', async () => {
+    const s = setup();
+    const sent = await run(s.h, request('POST', '/v1/messages/batches', { requests: [entry('a'), entry('b')] }, { 'anthropic-beta': 'tool-search-tool-2025-10-19' }));
+    expect(sent.status).toBe(200);
+    await s.deliver();
+    expect(s.h.upstream.calls.map((c) => c.request.anthropic_beta)).toEqual([['tool-search-tool-2025-10-19'], ['tool-search-tool-2025-10-19']]);
+    const plain = setup();
+    await submit(plain, [entry('c')]);
+    await plain.deliver();
+    expect(plain.h.upstream.calls[0].request.anthropic_beta).toBeUndefined();
+  });
+
   test('a budget spent while the batch runs ends its remaining requests errored with the 429 body, and they cost nothing', async () => {
     const s = setup({ alice: KEY, bob: { key: BOB, budgets: { dailyUsd: 0.000001 } } });
     const created = (await submit(s, [entry('first', 'Say something long [[mock: words=200]]'), entry('second'), entry('third')], BOB)).json();

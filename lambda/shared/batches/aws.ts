@@ -10,7 +10,7 @@
  *   a batch              batch#<batch id>     batch                       id, owner, team, meterKey, createdAt, expiresAt, total,
  *                                                                         status, processing, succeeded, errored, canceled,
  *                                                                         expired, cancelInitiatedAt, endedAt, inferenceJob,
- *                                                                         budgets, ttl
+ *                                                                         budgets, betaHeader, ttl
  *   one of its requests  batch#<batch id>     req#<index, 6 digits>       index, customId, start, end, result (once ended), ttl
  *   an owner's listing   owner#<owner>        <batch id>                  ttl
  *
@@ -126,6 +126,7 @@ interface MetaItem {
   readonly endedAt?: number;
   readonly inferenceJob?: string;
   readonly budgets?: { readonly dailyUsd?: number; readonly monthlyUsd?: number };
+  readonly betaHeader?: string;
 }
 
 function itemKey(pk: string, sk: string): Item {
@@ -152,6 +153,7 @@ function toRecord(item: Item): BatchRecord {
     ...(m.endedAt !== undefined ? { endedAt: m.endedAt } : {}),
     ...(m.inferenceJob !== undefined ? { inferenceJob: m.inferenceJob } : {}),
     ...(m.budgets !== undefined ? { budgets: m.budgets } : {}),
+    ...(m.betaHeader !== undefined ? { betaHeader: m.betaHeader } : {}),
   };
 }
 
@@ -254,6 +256,7 @@ export class DynamoBatchStore implements BatchStore {
       endedAt: batch.endedAt,
       inferenceJob: batch.inferenceJob,
       budgets: batch.budgets,
+      betaHeader: batch.betaHeader,
       ttl,
     };
     await this.client.send(new TransactWriteItemsCommand({

@@ -66,6 +66,8 @@ export interface BatchRecord {
    * against them before each request's model call, as the proxy does before a request.
    */
   readonly budgets?: { readonly dailyUsd?: number; readonly monthlyUsd?: number };
+  /** The `anthropic-beta` header the batch was submitted with: its betas apply to every request (as Anthropic does). */
+  readonly betaHeader?: string;
   /** The ARN of the Bedrock batch inference job running it, when it took that path (else its requests are queue jobs). */
   readonly inferenceJob?: string;
 }

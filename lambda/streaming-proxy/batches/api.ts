@@ -132,10 +132,12 @@ export function createBatchesApi(deps: BatchesApiDeps): BatchesApi {
     const createdAt = deps.now();
     const id = newBatchId(createdAt, randomBytes);
     const identity = x.identity!;
+    // The betas the batch was submitted with apply to each of its requests (a client's `betas` on batches.create).
+    const betaHeader = (x.request.headers['anthropic-beta'] ?? '').slice(0, 2048) || undefined;
     // Input first, then the Bedrock job or the state and the queue jobs: nothing names a batch whose input is not stored.
     await objects.put(batchKeys.input(id), lines.join('\n'));
     const inference = deps.config.inference;
-    const inferenceJob = inference && jobs && inferencePath(entries, inference) ? await submitJob(id, entries, inference) : undefined;
+    const inferenceJob = inference && jobs && inferencePath(entries, inference) ? await submitJob(id, entries, inference, betaHeader) : undefined;
     const batch: BatchRecord = {
       id,
       owner: identity.id,
@@ -149,6 +151,7 @@ export function createBatchesApi(deps: BatchesApiDeps): BatchesApi {
       counts: emptyCounts(refs.length),
       ...(inferenceJob ? { inferenceJob } : {}),
       ...(identity.policy?.budgets ? { budgets: { ...identity.policy.budgets } } : {}),
+      ...(betaHeader ? { betaHeader } : {}),
     };
     try {
       await store.create(batch, refs);
@@ -195,10 +198,11 @@ export function createBatchesApi(deps: BatchesApiDeps): BatchesApi {
    */
   async function submitJob(
     id: string, entries: readonly { readonly body: MessagesBody; readonly model: ResolvedModel }[], inference: BatchInferenceConfig,
+    betaHeader: string | undefined,
   ): Promise<string | undefined> {
     const model = entries[0].model;
     const records = entries.map(({ body, model: m }, index) => {
-      const { request } = messagesToCanonical(body, { extraBetas: deps.config.extraBetas ?? [], modelNames: [m.id, m.target] });
+      const { request } = messagesToCanonical(body, { betaHeader, extraBetas: deps.config.extraBetas ?? [], modelNames: [m.id, m.target] });
       return JSON.stringify({ recordId: recordIdOf(index), modelInput: anthropicBody(request, m) });
     });
     try {

@@ -112,7 +112,9 @@ export function createBatchWorker(deps: BatchWorkerDeps): BatchWorker {
       record(batch, model, state, started, 'errored', undefined, budget.message);
       return end(batch, state, 'errored', errorResult(budget));
     }
-    const { request } = messagesToCanonical(validated.value, { extraBetas: deps.config.extraBetas, modelNames: [model.id, model.target] });
+    const { request } = messagesToCanonical(validated.value, {
+      betaHeader: batch.betaHeader, extraBetas: deps.config.extraBetas, modelNames: [model.id, model.target],
+    });
     const upstream = deps.upstreams(model);
     const requestId = `${batch.id}#${state.index}`;
 
