@@ -11,6 +11,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createWorkerHandler, jobArnOf, type JobStateEvent } from '../../lambda/batch-worker/events';
+import { createAwsBatchBackends } from '../../lambda/shared/batches';
 import { batchKeys, indexOfRecordId, inferenceJobName, recordIdOf } from '../../lambda/shared/batches/types';
 import { createBatchWorkerApps } from '../../lambda/streaming-proxy/app';
 import { halfPriced, parseOutput, recordError } from '../../lambda/streaming-proxy/batches/inference';
@@ -257,6 +258,32 @@ describe('on moto and the fake Bedrock control plane', () => {
     expect(r0.inputTokens).toBeGreaterThan(0);
     expect(r0.estimatedCost).toBeCloseTo(estimateCost(tokens, model.pricing)! / 2, 12);
     expect((await client.messages.batches.retrieve(created.id)).request_counts.succeeded).toBe(100);
+  });
+
+  test('a settle that fails part-way (the worker killed or out of time) fails the invocation, and the retry ends the rest once', async () => {
+    const created = await client.messages.batches.create({ requests: requests(100) });
+    const job = [...fake.jobs.values()].find((j) => j.name === inferenceJobName(created.id))!;
+    await fake.run(job.arn);
+    const backends = createAwsBatchBackends({ tableName: resources.tableName, queueUrl: resources.queueUrl, bucket: resources.bucket, inference: true }, 'us-east-1');
+    const finish = backends.store.finish.bind(backends.store);
+    let ended = 0;
+    backends.store.finish = async (...args) => {
+      if (++ended > 40) throw new Error('Task timed out after 300.00 seconds');
+      return finish(...args);
+    };
+    const meter = new RecordingMeter();
+    const config = loadWorkerConfig({ ...process.env, ...env, PROXY_UPSTREAM: 'mock' });
+    const first = createBatchWorkerApps(config, { meter, batches: backends });
+    await expect(createWorkerHandler(first.worker, first.settler)(fake.event(job.arn) as unknown as JobStateEvent)).rejects.toThrow(/timed out/);
+    const midway = (await client.messages.batches.retrieve(created.id)).request_counts;
+    expect(midway.succeeded).toBeGreaterThanOrEqual(40);
+    expect(midway.processing).toBeGreaterThan(0);
+    backends.store.finish = finish;
+    await createWorkerHandler(first.worker, first.settler)(fake.event(job.arn) as unknown as JobStateEvent);
+    expect((await client.messages.batches.retrieve(created.id)).request_counts).toEqual({ processing: 0, succeeded: 100, errored: 0, canceled: 0, expired: 0 });
+    // Metered once per request: the first invocation's 40 and the retry's 60.
+    expect(new Set(meter.records.filter((r) => r.route === 'batch_request').map((r) => r.requestId)).size).toBe(100);
+    expect(meter.records.filter((r) => r.route === 'batch_request')).toHaveLength(100);
   });
 
   test('cancel stops the job: what Bedrock finished before it stopped succeeds, the rest ends canceled', async () => {
