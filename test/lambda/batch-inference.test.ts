@@ -264,7 +264,8 @@ describe('on moto and the fake Bedrock control plane', () => {
     const created = await client.messages.batches.create({ requests: requests(100) });
     const job = [...fake.jobs.values()].find((j) => j.name === inferenceJobName(created.id))!;
     await fake.run(job.arn);
-    const backends = createAwsBatchBackends({ tableName: resources.tableName, queueUrl: resources.queueUrl, bucket: resources.bucket, inference: true }, 'us-east-1');
+    const stores = { tableName: resources.tableName, queueUrl: resources.queueUrl, bucket: resources.bucket, inference: true };
+    const backends = createAwsBatchBackends(stores, 'us-east-1');
     const finish = backends.store.finish.bind(backends.store);
     let ended = 0;
     backends.store.finish = async (...args) => {
