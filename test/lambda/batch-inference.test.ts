@@ -281,7 +281,8 @@ describe('on moto and the fake Bedrock control plane', () => {
     expect(midway.processing).toBeGreaterThan(0);
     backends.store.finish = finish;
     await createWorkerHandler(first.worker, first.settler)(fake.event(job.arn) as unknown as JobStateEvent);
-    expect((await client.messages.batches.retrieve(created.id)).request_counts).toEqual({ processing: 0, succeeded: 100, errored: 0, canceled: 0, expired: 0 });
+    const after = (await client.messages.batches.retrieve(created.id)).request_counts;
+    expect(after).toEqual({ processing: 0, succeeded: 100, errored: 0, canceled: 0, expired: 0 });
     // Metered once per request: the first invocation's 40 and the retry's 60.
     expect(new Set(meter.records.filter((r) => r.route === 'batch_request').map((r) => r.requestId)).size).toBe(100);
     expect(meter.records.filter((r) => r.route === 'batch_request')).toHaveLength(100);
