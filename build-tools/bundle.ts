@@ -57,23 +57,30 @@ const PROXY_RUNTIME_LAZY_MODULES: readonly LazyModule[] = [
   { source: 'lambda/streaming-proxy/upstream/mock.ts', outFile: 'mock.js' },
 ];
 
-const ENTRY_OVERRIDES: Record<string, EntryOverride> = {
-  'streaming-proxy': { lazyModules: PROXY_RUNTIME_LAZY_MODULES },
-  'batch-worker': { lazyModules: PROXY_RUNTIME_LAZY_MODULES },
-  // CloudFront Functions (cloudfront-js-2.0) run a plain script with a top-level `handler` function:
-  // no module system, no minified renaming of `handler`. The IIFE exposes the module as `spaRouter`; the footer is the
-  // top-level `handler` that CloudFront calls. The runtime lists no for-of loop, so esbuild's helpers must not use one.
-  'spa-router': {
+/**
+ * CloudFront Functions (cloudfront-js-2.0) run a plain script with a top-level `handler` function: no module system, no
+ * minified renaming of `handler`. The IIFE exposes the module as `globalName`; the footer is the top-level `handler`
+ * that CloudFront calls. The runtime lists no for-of loop, so esbuild's helpers must not use one.
+ */
+function cloudFrontFunction(globalName: string): EntryOverride {
+  return {
     options: {
       format: 'iife',
-      globalName: 'spaRouter',
+      globalName,
       minify: false,
       target: 'es2020',
       supported: { 'for-of': false },
       platform: 'neutral',
-      footer: { js: 'function handler(event) {\n  return spaRouter.handler(event);\n}' },
+      footer: { js: `function handler(event) {\n  return ${globalName}.handler(event);\n}` },
     },
-  },
+  };
+}
+
+const ENTRY_OVERRIDES: Record<string, EntryOverride> = {
+  'streaming-proxy': { lazyModules: PROXY_RUNTIME_LAZY_MODULES },
+  'batch-worker': { lazyModules: PROXY_RUNTIME_LAZY_MODULES },
+  'spa-router': cloudFrontFunction('spaRouter'),
+  'forwarded-host': cloudFrontFunction('forwardedHost'),
 };
 
 function entries(): { name: string; entry: string; out: string; options: esbuild.BuildOptions }[] {

@@ -27,6 +27,7 @@ import { Construct } from 'constructs';
 import { IStreamingLlmProxyEndpoint, ProxyAuthMode, ProxyEndpointType, ProxyWebAcl } from '../streaming-llm-proxy';
 import { nagResourceText } from './nag-ids';
 import { bundledSource } from '../core/assets';
+import { forwardedHostFunction } from '../core/forwarded-host';
 import { acknowledgeNag } from '../core/nag';
 
 /** The region CloudFront reads viewer certificates (and CLOUDFRONT-scoped web ACLs) from. */
@@ -330,6 +331,11 @@ export class SpaFrontend extends Construct {
   public readonly deployment?: s3deploy.BucketDeployment;
   /** The path pattern routed to the API, when one is set. */
   public readonly apiPathPattern?: string;
+  /**
+   * The API route's viewer-request CloudFront Function, when `api` is set: it sets `x-forwarded-host` to the viewer's
+   * Host, so URLs the API returns (a batch's `results_url`) point at the site, not at the origin.
+   */
+  public readonly apiForwardedHostFunction?: cloudfront.Function;
 
   constructor(scope: Construct, id: string, props: SpaFrontendProps = {}) {
     super(scope, id);
@@ -378,6 +384,7 @@ export class SpaFrontend extends Construct {
     if (props.api && this.apiPathPattern) {
       const api = apiOrigin(props.api);
       apiSigned = api.signed;
+      this.apiForwardedHostFunction = forwardedHostFunction(this, 'ApiForwardedHost');
       if (api.signed) {
         Annotations.of(this).addWarningV2('cdk-serverless-llm:spaFrontendSignedApi',
           'api.proxy uses a function URL with AWS_IAM auth, so CloudFront signs requests to it with Origin Access Control: the API ' +
@@ -391,6 +398,9 @@ export class SpaFrontend extends Construct {
         cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
         originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
         responseHeadersPolicy: this.responseHeadersPolicy,
+        // The origin gets its own Host; the viewer's goes as x-forwarded-host, for the URLs the API returns. A behaviour
+        // has one viewer-request function, so this route has its own (the router stays on the default behaviour).
+        functionAssociations: [{ function: this.apiForwardedHostFunction, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
         // Compression would buffer the event stream; the API compresses nothing either.
         compress: false,
       };

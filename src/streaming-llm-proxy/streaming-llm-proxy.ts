@@ -39,6 +39,7 @@ import {
 import { IProxySessionStore } from './session-store';
 import { ProxyWebAcl } from './web-acl';
 import { bundledCode } from '../core/assets';
+import { forwardedHostFunction } from '../core/forwarded-host';
 import { acknowledgeNag } from '../core/nag';
 
 /** Lambda's (and so both endpoints') longest invocation. */
@@ -102,7 +103,9 @@ export interface IStreamingLlmProxyEndpoint {
    * A CloudFront origin for the endpoint with streaming-friendly timeouts (use it with caching disabled and the
    * `ALL_VIEWER_EXCEPT_HOST_HEADER` origin request policy). Any path prefix of the behavior (e.g. `/api`) is
    * stripped by the runtime. Unless `restrictToCloudFront` is false, the origin adds the proxy's secret origin header
-   * and the proxy from then on refuses requests without it (direct calls to the endpoint get 403).
+   * and the proxy from then on refuses requests without it (direct calls to the endpoint get 403). Give the behavior a
+   * viewer-request function that sets `x-forwarded-host` to the viewer's Host (as `cloudFront` and `SpaFrontend` do),
+   * or URLs the proxy returns (a batch's `results_url`) name the endpoint, which refuses them.
    */
   createCloudFrontOrigin(options?: ProxyCloudFrontOriginOptions): cloudfront.IOrigin;
 }
@@ -380,6 +383,11 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
   public readonly usagePlan?: apigateway.UsagePlan;
   /** The CloudFront distribution (when `cloudFront` is set). */
   public readonly distribution?: cloudfront.Distribution;
+  /**
+   * The distribution's viewer-request CloudFront Function (when `cloudFront` is set): it sets `x-forwarded-host` to the
+   * viewer's Host, so URLs the proxy returns (a batch's `results_url`) point at the distribution, not the endpoint.
+   */
+  public readonly forwardedHostFunction?: cloudfront.Function;
   /** The topic alarms notify. */
   public readonly alarmTopic: sns.ITopic;
   /** The alarms the construct created. */
@@ -638,7 +646,8 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
           '`restrictToCloudFront` is false: clients can call the endpoint directly and skip the distribution\'s web ACL, rate rule ' +
           'and geo restriction. Leave it unset unless direct calls are intended.');
       }
-      this.distribution = this.createDistribution(props.cloudFront, logRetention, encryptionKey);
+      this.forwardedHostFunction = forwardedHostFunction(this, 'ForwardedHost');
+      this.distribution = this.createDistribution(props.cloudFront, this.forwardedHostFunction, logRetention, encryptionKey);
       const domain = props.cloudFront.domainNames?.[0] ?? this.distribution.distributionDomainName;
       this.url = `https://${domain}/`;
     } else {
@@ -1204,6 +1213,7 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
 
   private createDistribution(
     options: ProxyCloudFrontOptions,
+    forwardedHost: cloudfront.IFunction,
     logRetention: logs.RetentionDays,
     encryptionKey?: kms.IKey,
   ): cloudfront.Distribution {
@@ -1259,6 +1269,8 @@ export class StreamingLlmProxy extends Construct implements IStreamingLlmProxyEn
         allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
         cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
         originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+        // The origin gets its own Host; the viewer's goes as x-forwarded-host, for the URLs the proxy returns.
+        functionAssociations: [{ function: forwardedHost, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
         // Server-sent events must reach the client unbuffered.
         compress: false,
       },

@@ -14,11 +14,14 @@ import { App, Stack, Stage } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import { SpaFrontend, SpaFrontendProps } from '../../src/spa-frontend';
+import { loadFunction, originRequestHeaders, viewerRequest } from '../support/cloudfront-function';
 
 /** What the harness reads out of a synthesized SpaFrontend. */
 export interface EdgeSpec {
-  /** The CloudFront Function code (`FunctionCode`). */
+  /** The CloudFront Function code (`FunctionCode`) of the default behaviour. */
   readonly routerCode: string;
+  /** The CloudFront Function code of the API behaviour (it sets `x-forwarded-host`), when it has one. */
+  readonly apiFunctionCode?: string;
   /** Response headers from the response headers policy, lower-case names. */
   readonly headers: Record<string, string>;
   /** The API behaviour's path pattern, e.g. `/api/*`. */
@@ -47,7 +50,11 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /** Reads the router code, response headers, API path pattern and cache rules out of a synthesized template. */
 export function edgeSpecFrom(template: Template): EdgeSpec {
-  const fn = Object.values(template.findResources('AWS::CloudFront::Function'))[0];
+  const resources = template.toJSON().Resources;
+  const functionCode = (behavior: { FunctionAssociations?: { FunctionARN: { 'Fn::GetAtt': string[] } }[] } | undefined) => {
+    const association = behavior?.FunctionAssociations?.[0];
+    return association ? resources[association.FunctionARN['Fn::GetAtt'][0]].Properties.FunctionCode as string : undefined;
+  };
   const policy = Object.values(template.findResources('AWS::CloudFront::ResponseHeadersPolicy'))[0].Properties.ResponseHeadersPolicyConfig;
   const security = policy.SecurityHeadersConfig;
   const headers: Record<string, string> = {
@@ -65,7 +72,13 @@ export function edgeSpecFrom(template: Template): EdgeSpec {
     include: d.Properties.Include ?? [],
     cacheControl: d.Properties.SystemMetadata?.['cache-control'] ?? '',
   }));
-  return { routerCode: fn.Properties.FunctionCode, headers, apiPathPattern: distribution.CacheBehaviors?.[0]?.PathPattern, cacheRules };
+  return {
+    routerCode: functionCode(distribution.DefaultCacheBehavior)!,
+    apiFunctionCode: functionCode(distribution.CacheBehaviors?.[0]),
+    headers,
+    apiPathPattern: distribution.CacheBehaviors?.[0]?.PathPattern,
+    cacheRules,
+  };
 }
 
 /**
@@ -79,6 +92,13 @@ export function synthesizeSite(siteDir: string, props: SpaFrontendProps = {}): {
   const asset = site.node.findChild('DeployRuntimeConfig').node.children.find((c) => c.node.id.startsWith('Asset')) as unknown as { assetPath: string };
   const runtimeConfig = JSON.parse(fs.readFileSync(path.join(Stage.of(site)!.assetOutdir, asset.assetPath, 'config.json'), 'utf8'));
   return { spec: edgeSpecFrom(template), runtimeConfig };
+}
+
+/** Node's request headers as a viewer-request event holds them (repeated ones as several values). */
+function viewerHeaders(headers: http.IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) out[name] = value;
+  return out;
 }
 
 /** An `aws s3 sync` filter pattern (fnmatch: `*` also matches `/`) as a regular expression. */
@@ -120,6 +140,7 @@ export async function startEdge(spec: EdgeSpec, siteDir: string, runtimeConfig: 
   const context = vm.createContext({});
   vm.runInContext(spec.routerCode, context, { filename: 'spa-router.js' });
   const router = context.handler as Handler;
+  const apiFunction = spec.apiFunctionCode ? loadFunction(spec.apiFunctionCode, 'api.js') : undefined;
   const apiPrefix = spec.apiPathPattern?.replace(/\*$/, '');
   const upstreamUrl = new URL(upstream);
   const log: string[] = [];
@@ -131,8 +152,11 @@ export async function startEdge(spec: EdgeSpec, siteDir: string, runtimeConfig: 
     res.on('finish', () => log.push(`${req.method} ${url.pathname} -> ${res.statusCode}`));
 
     if (apiPrefix && url.pathname.startsWith(apiPrefix)) {
-      // CachingDisabled + AllViewerExceptHostHeader: every header but Host, the full path, the body streamed both ways.
-      const headers = { ...req.headers, host: upstreamUrl.host };
+      // The API behaviour's viewer-request function, then CachingDisabled + AllViewerExceptHostHeader: every header but
+      // Host (with the function's changes), the full path, the body streamed both ways.
+      const viewer = viewerRequest(req.method ?? 'GET', url.pathname, viewerHeaders(req.headers));
+      const forwarded = apiFunction ? apiFunction(viewer) : viewer.request;
+      const headers = originRequestHeaders(forwarded, upstreamUrl.host);
       const proxied = http.request({ host: upstreamUrl.hostname, port: upstreamUrl.port, method: req.method, path: req.url, headers }, (answer) => {
         const passed = { ...answer.headers };
         for (const name of Object.keys(spec.headers)) delete passed[name];

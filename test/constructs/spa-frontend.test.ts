@@ -13,6 +13,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { SpaFrontend, SpaFrontendProps } from '../../src/spa-frontend';
 import { ProxyAuth, ProxyEndpoint, ProxyWebAcl, StreamingLlmProxy, StreamingLlmProxyProps } from '../../src/streaming-llm-proxy';
+import { loadFunction, viewerRequest } from '../support/cloudfront-function';
 import { formatFindings, nagFindings } from '../support/nag';
 
 const CACHING_OPTIMIZED = '658327ea-f89d-4fab-a63d-7e88639e58f6';
@@ -73,10 +74,11 @@ function deployments(template: Template): Record<string, Record<string, any>> {
   return result;
 }
 
+/** The code of the CloudFront Function on the default behaviour (the SPA router). */
 function routerSource(template: Template): string {
-  const fns = Object.values(template.findResources('AWS::CloudFront::Function'));
-  expect(fns).toHaveLength(1);
-  return fns[0].Properties.FunctionCode;
+  const associations = distributionConfig(template).DefaultCacheBehavior.FunctionAssociations;
+  expect(associations).toHaveLength(1);
+  return template.toJSON().Resources[associations[0].FunctionARN['Fn::GetAtt'][0]].Properties.FunctionCode;
 }
 
 /** Runs the function code the way cloudfront-js-2.0 does: a plain script, then `handler(event)`. */
@@ -319,13 +321,44 @@ describe('api', () => {
       OriginRequestPolicyId: ALL_VIEWER_EXCEPT_HOST_HEADER,
       Compress: false,
     });
-    expect(behavior.FunctionAssociations).toBeUndefined();
+    expect(behavior.FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [expect.stringMatching(/^SiteApiForwardedHost/), 'FunctionARN'] } }]);
     const origin = config.Origins.find((o: any) => o.Id === behavior.TargetOriginId);
     expect(origin).toMatchObject({
       CustomOriginConfig: { OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'], OriginReadTimeout: 60, OriginKeepaliveTimeout: 60 },
     });
     expect(origin.OriginAccessControlId).toBeUndefined();
     expect(site.apiPathPattern).toBe('/api/*');
+  });
+
+  test.each([
+    ['a proxy function URL', (app: App) => ({ proxy: proxyIn(app) })],
+    ['a proxy REST API', (app: App) => ({ proxy: proxyIn(app, { endpoint: ProxyEndpoint.restApi() }) })],
+    ['api.origin', () => ({ origin: new origins.HttpOrigin('llm.example.com') })],
+  ])('sends the viewer\'s Host to %s as x-forwarded-host: the API route has its own viewer-request function, the router stays on the default behaviour', (_name, api) => {
+    const app = new App();
+    const stack = new Stack(app, 'Web', { env: US_EAST_1 });
+    const site = new SpaFrontend(stack, 'Site', { api: api(app) });
+    const template = Template.fromStack(stack);
+    const functions = template.findResources('AWS::CloudFront::Function');
+    const routerId = stack.getLogicalId(site.routerFunction.node.defaultChild as cloudfront.CfnFunction);
+    const apiFnId = stack.getLogicalId(site.apiForwardedHostFunction!.node.defaultChild as cloudfront.CfnFunction);
+    expect(Object.keys(functions).sort()).toEqual([apiFnId, routerId].sort());
+    expect(functions[apiFnId].Properties.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
+    const config = distributionConfig(template);
+    expect(config.CacheBehaviors[0].OriginRequestPolicyId).toBe(ALL_VIEWER_EXCEPT_HOST_HEADER);
+    expect(config.CacheBehaviors[0].FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [apiFnId, 'FunctionARN'] } }]);
+    expect(config.DefaultCacheBehavior.FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [routerId, 'FunctionARN'] } }]);
+    // The code in the template is the function that runs: a spoofed value is replaced by the viewer's Host.
+    const handler = loadFunction(functions[apiFnId].Properties.FunctionCode);
+    const request = handler(viewerRequest('GET', '/api/v1/messages/batches/msgbatch_1', { 'host': 'chat.example.com', 'x-forwarded-host': 'evil.example' }));
+    expect(request.headers['x-forwarded-host']).toEqual({ value: 'chat.example.com' });
+    expect(request.uri).toBe('/api/v1/messages/batches/msgbatch_1');
+  });
+
+  test('has no API function without api', () => {
+    const { template, site } = stackWith();
+    expect(Object.keys(template.findResources('AWS::CloudFront::Function'))).toHaveLength(1);
+    expect(site.apiForwardedHostFunction).toBeUndefined();
   });
 
   test('makes the proxy refuse direct calls: the API origin adds the proxy\'s secret origin header, which the proxy then requires', () => {

@@ -16,6 +16,7 @@ import {
   ProxyModelKind, ProxyModelUpstream, ProxyUpstream, ProxyWebAcl, RateLimitFailureMode, StreamingLlmProxy, StreamingLlmProxyProps,
 } from '../../src';
 import { DEFAULT_CATALOGUE_TARGETS } from '../../src/streaming-llm-proxy/catalogue';
+import { loadFunction, viewerRequest } from '../support/cloudfront-function';
 import { formatFindings, nagFindings } from '../support/nag';
 
 const US_EAST_1 = { account: '111111111111', region: 'us-east-1' };
@@ -816,6 +817,30 @@ describe('CloudFront', () => {
       DistributionConfig: Match.objectLike({ Origins: [Match.objectLike({ OriginPath: Match.anyValue() })] }),
     });
     template.resourceCountIs('AWS::WAFv2::WebACL', 2);
+  });
+
+  test.each([
+    ['function URL', undefined],
+    ['REST API', ProxyEndpoint.restApi()],
+  ])('sends the viewer\'s Host to the %s as x-forwarded-host: one viewer-request function on the behaviour, cloudfront-js-2.0', (_name, endpoint) => {
+    const { template, proxy, stack } = build({ endpoint, cloudFront: {} }, US_EAST_1);
+    const functions = template.findResources('AWS::CloudFront::Function');
+    const fnId = stack.getLogicalId(proxy.forwardedHostFunction!.node.defaultChild as cloudfront.CfnFunction);
+    expect(Object.keys(functions)).toEqual([fnId]);
+    expect(functions[fnId].Properties.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
+    const behavior = Object.values(template.findResources('AWS::CloudFront::Distribution'))[0].Properties.DistributionConfig.DefaultCacheBehavior;
+    expect(behavior.OriginRequestPolicyId).toBe('b689b0a8-53d0-40ab-baf2-68738e2966ac'); // AllViewerExceptHostHeader
+    expect(behavior.FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [fnId, 'FunctionARN'] } }]);
+    // The code in the template is the function that runs: it replaces a spoofed value with the viewer's Host.
+    const handler = loadFunction(functions[fnId].Properties.FunctionCode);
+    const request = handler(viewerRequest('GET', '/v1/messages/batches/msgbatch_1', { 'host': 'llm.example.com', 'x-forwarded-host': 'evil.example' }));
+    expect(request.headers['x-forwarded-host']).toEqual({ value: 'llm.example.com' });
+  });
+
+  test('creates no CloudFront Function without cloudFront', () => {
+    const { template, proxy } = build();
+    template.resourceCountIs('AWS::CloudFront::Function', 0);
+    expect(proxy.forwardedHostFunction).toBeUndefined();
   });
 
   test('uses a custom domain with a us-east-1 certificate and TLS 1.2, and publishes https://<domain>/', () => {

@@ -7,7 +7,9 @@
 import { MemoryBatchObjects, MemoryBatchStore } from '../../lambda/shared/batches/memory';
 import { batchKeys, type BatchBackends, type BatchJob, type BatchQueue } from '../../lambda/shared/batches/types';
 import { createBatchWorker } from '../../lambda/streaming-proxy/batches/worker';
+import { parseEvent } from '../../lambda/streaming-proxy/http';
 import { matchRoute } from '../../lambda/streaming-proxy/router';
+import { bundledFunctionSource, loadFunction, originRequestHeaders, viewerRequest } from '../support/cloudfront-function';
 import { harness, KEY, request, run, type Harness } from '../support/proxy-harness';
 
 const BOB = 'sk-test-key-bob-0123456789abcdef';
@@ -250,6 +252,56 @@ describe('batches in the pipeline', () => {
       'host': 'abc.lambda-url.us-east-1.on.aws', 'x-forwarded-host': 'chat.example.com', 'x-forwarded-proto': 'https',
     }))).json();
     expect(batch.results_url).toBe(`https://chat.example.com/api/v1/messages/batches/${created.id}/results`);
+  });
+
+  describe('results_url behind CloudFront, from the request CloudFront forwards after the forwarded-host function', () => {
+    const forwardedHost = loadFunction(bundledFunctionSource('forwarded-host'), 'forwarded-host.js');
+    const FUNCTION_URL_HOST = 'abcdefghijklmnop.lambda-url.us-east-1.on.aws';
+    const STAGE_HOST = 'a1b2c3d4e5.execute-api.us-east-1.amazonaws.com';
+
+    /** A Function URL event (payload 2.0) for the origin request: Lambda adds x-forwarded-proto/-port/-for itself. */
+    const functionUrlEvent = (path: string, headers: Record<string, string>) => ({
+      version: '2.0',
+      rawPath: path,
+      rawQueryString: '',
+      headers: { ...headers, 'x-forwarded-proto': 'https', 'x-forwarded-port': '443', 'x-forwarded-for': '198.51.100.11, 130.176.0.1' },
+      requestContext: { requestId: 'r-1', http: { method: 'GET', path, sourceIp: '130.176.0.1' } },
+      isBase64Encoded: false,
+    });
+    /** An API Gateway REST proxy event (payload 1.0): CloudFront asks for /prod/<path>, the event's path is the resource path. */
+    const restApiEvent = (path: string, headers: Record<string, string>) => ({
+      httpMethod: 'GET',
+      path,
+      headers: { ...headers, 'X-Forwarded-Proto': 'https' },
+      multiValueHeaders: null,
+      queryStringParameters: null,
+      body: null,
+      isBase64Encoded: false,
+      requestContext: { requestId: 'r-1', identity: { sourceIp: '130.176.0.1' } },
+    });
+
+    test.each([
+      // StreamingLlmProxy's cloudFront: the distribution's default behaviour, no path prefix.
+      ['cloudFront in front of the function URL', 'llm.example.com', '', FUNCTION_URL_HOST, functionUrlEvent],
+      ['cloudFront in front of the REST API', 'llm.example.com', '', STAGE_HOST, restApiEvent],
+      // SpaFrontend's api route: /api/* forwarded with the prefix (no origin path on a function URL).
+      ['SpaFrontend /api/* to the function URL', 'chat.example.com', '/api', FUNCTION_URL_HOST, functionUrlEvent],
+      ['SpaFrontend /api/* to the REST API', 'chat.example.com', '/api', STAGE_HOST, restApiEvent],
+    ])('%s: results_url is on the viewer\'s host and path, even when the viewer sent its own x-forwarded-host', async (_name, viewerHost, prefix, originHost, event) => {
+      const s = setup();
+      const created = (await submit(s, [entry('a')])).json();
+      await s.deliver();
+      const path = `${prefix}/v1/messages/batches/${created.id}`;
+      const viewer = viewerRequest('GET', path, { 'host': viewerHost, 'x-api-key': KEY, 'x-forwarded-host': 'evil.example' });
+      const asForwarded = (forwarded: typeof viewer.request) => parseEvent(event(path, originRequestHeaders(forwarded, originHost)), 'r-1');
+
+      const batch = (await run(s.h, asForwarded(forwardedHost(viewer)))).json();
+      expect(batch.results_url).toBe(`https://${viewerHost}${prefix}/v1/messages/batches/${created.id}/results`);
+
+      // Without the function, the proxy only has the endpoint's own Host (or the viewer's spoofed header) to go on.
+      const bare = viewerRequest('GET', path, { 'host': viewerHost, 'x-api-key': KEY });
+      expect((await run(s.h, asForwarded(bare.request))).json().results_url).toBe(`https://${originHost}${prefix}/v1/messages/batches/${created.id}/results`);
+    });
   });
 
   test('the routes: methods, ids, and a proxy without batches', async () => {
