@@ -5,6 +5,7 @@ import {
   ProxyBatchesOptions, ProxyGateway, ProxyModelKind, ProxyModelUpstream, ProxyUpstream, StreamingLlmProxy, StreamingLlmProxyProps,
 } from '../../src';
 import { formatFindings, nagFindings } from '../support/nag';
+import { only, type Statement, statementsOfRole, envOf, logicalIdOf as logicalId } from '../support/template';
 
 const ENV = { account: '111111111111', region: 'us-east-1' };
 
@@ -14,31 +15,10 @@ function build(props: StreamingLlmProxyProps = { batches: { batchInference: {} }
   return { stack, proxy, template: Template.fromStack(stack) };
 }
 
-function only<T>(items: Record<string, T>): [string, T] {
-  const entries = Object.entries(items);
-  expect(entries).toHaveLength(1);
-  return entries[0];
-}
-
-type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
-
-function logicalId(stack: Stack, construct: { node: { defaultChild?: unknown } }): string {
-  return stack.getLogicalId(construct.node.defaultChild as never);
-}
-
-function statementsOfRole(template: Template, roleLogicalId: string): Statement[] {
-  return only(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleLogicalId }] } }))[1]
-    .Properties.PolicyDocument.Statement;
-}
-
 function statement(statements: Statement[], sid: string): Statement {
   const found = statements.filter((s) => s.Sid === sid);
   expect(found).toHaveLength(1);
   return found[0];
-}
-
-function envOf(template: Template, functionLogicalId: string): Record<string, unknown> {
-  return template.toJSON().Resources[functionLogicalId].Properties.Environment.Variables;
 }
 
 /** `arn:<partition>:bedrock:us-east-1:111111111111:model-invocation-job/*` as the template writes it. */

@@ -5,6 +5,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { ProxyAuth, ProxyGateway, ProxyUpstream, StreamingLlmProxy, StreamingLlmProxyProps, VpcRedisSessions } from '../../src';
 import { formatFindings, nagFindings } from '../support/nag';
+import { only, type Statement, statementsOfRole, actionsOf, envOf, logicalIdOf as resourceOf } from '../support/template';
 
 const ENV = { account: '111111111111', region: 'us-east-1' };
 
@@ -12,31 +13,6 @@ function build(props: StreamingLlmProxyProps = { batches: {} }) {
   const stack = new Stack(new App(), 'TestStack', { env: ENV });
   const proxy = new StreamingLlmProxy(stack, 'Proxy', props);
   return { stack, proxy, template: Template.fromStack(stack) };
-}
-
-function only<T>(items: Record<string, T>): [string, T] {
-  const entries = Object.entries(items);
-  expect(entries).toHaveLength(1);
-  return entries[0];
-}
-
-type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
-
-function resourceOf(stack: Stack, construct: { node: { defaultChild?: unknown } }): string {
-  return stack.getLogicalId(construct.node.defaultChild as never);
-}
-
-function statementsOfRole(template: Template, roleLogicalId: string): Statement[] {
-  return only(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleLogicalId }] } }))[1]
-    .Properties.PolicyDocument.Statement;
-}
-
-function actionsOf(statements: Statement[]): string[] {
-  return statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
-}
-
-function envOf(template: Template, functionLogicalId: string): Record<string, unknown> {
-  return template.toJSON().Resources[functionLogicalId].Properties.Environment.Variables;
 }
 
 describe('StreamingLlmProxy batches', () => {
