@@ -15,6 +15,11 @@ export interface ProxyRequest {
   /** The caller's IAM principal ARN when the endpoint authenticated with IAM. */
   readonly iamPrincipal?: string;
   readonly sourceIp?: string;
+  /**
+   * API Gateway REST only: the path as the client asked for it (`requestContext.path`: with the stage on the
+   * execute-api host, with the base path on a custom domain), where `path` is the resource path without them.
+   */
+  readonly clientPath?: string;
 }
 
 /** Where a response goes. Status and headers are sent by start(), exactly once, before any body. */
@@ -58,7 +63,7 @@ interface EventV1 {
   multiValueQueryStringParameters?: Record<string, string[] | undefined> | null;
   body?: string | null;
   isBase64Encoded?: boolean;
-  requestContext?: { requestId?: string; identity?: { userArn?: string | null; caller?: string | null; sourceIp?: string } };
+  requestContext?: { requestId?: string; path?: string; identity?: { userArn?: string | null; caller?: string | null; sourceIp?: string } };
 }
 
 /** Normalizes a Function URL (2.0) or API Gateway REST proxy (1.0) event. */
@@ -108,6 +113,7 @@ function fromV1(e: EventV1, requestId: string): ProxyRequest {
     requestId,
     iamPrincipal: identity?.userArn ?? identity?.caller ?? undefined,
     sourceIp: identity?.sourceIp,
+    ...(typeof e.requestContext?.path === 'string' ? { clientPath: e.requestContext.path } : {}),
   };
 }
 

@@ -277,7 +277,7 @@ describe('batches in the pipeline', () => {
       queryStringParameters: null,
       body: null,
       isBase64Encoded: false,
-      requestContext: { requestId: 'r-1', identity: { sourceIp: '130.176.0.1' } },
+      requestContext: { requestId: 'r-1', path: `/prod${path}`, identity: { sourceIp: '130.176.0.1' } },
     });
 
     test.each([
@@ -300,7 +300,23 @@ describe('batches in the pipeline', () => {
 
       // Without the function, the proxy only has the endpoint's own Host (or the viewer's spoofed header) to go on.
       const bare = viewerRequest('GET', path, { 'host': viewerHost, 'x-api-key': KEY });
-      expect((await run(s.h, asForwarded(bare.request))).json().results_url).toBe(`https://${originHost}${prefix}/v1/messages/batches/${created.id}/results`);
+      // (the origin's own address: on the execute-api host, with the stage CloudFront asked for).
+      const originPrefix = originHost === STAGE_HOST ? `/prod${prefix}` : prefix;
+      expect((await run(s.h, asForwarded(bare.request))).json().results_url).toBe(`https://${originHost}${originPrefix}/v1/messages/batches/${created.id}/results`);
+    });
+
+    test.each([
+      ['the execute-api host: the stage', STAGE_HOST, '/prod/v1/messages/batches', 'https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod'],
+      ['a custom domain with a base path mapping: the base path', 'llm.example.com', '/llm/v1/messages/batches', 'https://llm.example.com/llm'],
+      ['a custom domain mapped at its root', 'llm.example.com', '/v1/messages/batches', 'https://llm.example.com'],
+    ])('the REST API called directly, on %s is in results_url', async (_name, host, clientPath, base) => {
+      const s = setup();
+      const created = (await submit(s, [entry('a')])).json();
+      await s.deliver();
+      const event = restApiEvent(`/v1/messages/batches/${created.id}`, { 'Host': host, 'x-api-key': KEY });
+      const rest = { ...event, requestContext: { ...event.requestContext, path: `${clientPath}/${created.id}` } };
+      const batch = (await run(s.h, parseEvent(rest, 'r-1'))).json();
+      expect(batch.results_url).toBe(`${base}/v1/messages/batches/${created.id}/results`);
     });
   });
 

@@ -344,8 +344,11 @@ export function createBatchesApi(deps: BatchesApiDeps): BatchesApi {
     const h = x.request.headers;
     const host = (h['x-forwarded-host'] ?? h.host ?? 'localhost').split(',')[0].trim();
     const scheme = (h['x-forwarded-proto'] ?? deps.scheme ?? 'https').split(',')[0].trim();
-    const at = x.request.path.indexOf('/v1/messages/batches');
-    const prefix = at > 0 ? x.request.path.slice(0, at) : '';
+    // Behind CloudFront (x-forwarded-host) the event's path is the one the viewer used; called directly, API Gateway's
+    // own path has the stage (execute-api) or the base path (a custom domain) that the resource path leaves out.
+    const path = h['x-forwarded-host'] === undefined && x.request.clientPath !== undefined ? x.request.clientPath : x.request.path;
+    const at = path.indexOf('/v1/messages/batches');
+    const prefix = at > 0 ? path.slice(0, at) : '';
     return `${scheme}://${host}${prefix}`;
   }
 
