@@ -59,6 +59,30 @@ describe('the DynamoDB store', () => {
     expect(await store.find(digestOf('sk-llm-someone-else-0123456789'))).toBeUndefined();
   });
 
+  test('a charge that meets concurrent charges (TransactionConflict, as DynamoDB cancels them) is tried again, not lost', async () => {
+    const table = await newTable();
+    let conflicts = 2;
+    // The real client, except that its first two transactions are cancelled the way DynamoDB cancels transactions
+    // that meet another on the same items (moto does not: test/support/moto-server.ts).
+    const conflicting = {
+      send: async (command: { constructor: { name: string } }) => {
+        if (command.constructor.name === 'TransactWriteItemsCommand' && conflicts > 0) {
+          conflicts--;
+          throw Object.assign(new Error('Transaction cancelled, please refer cancellation reasons for specific reasons [None, TransactionConflict]'), {
+            name: 'TransactionCanceledException',
+            CancellationReasons: [{ Code: 'None' }, { Code: 'TransactionConflict', Message: 'Transaction is ongoing for the item' }],
+          });
+        }
+        return client.send(command as never);
+      },
+    };
+    const store = new DynamoGateway({ tableName: table, client: conflicting as never });
+    const now = Date.now();
+    await store.charge({ requestId: 'req_conflict', key: 'alice', model: 'claude-haiku-4-5', usd: 0.25, inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0, nowMs: now });
+    expect(conflicts).toBe(0);
+    expect((await store.spent('alice', now)).day).toBeCloseTo(0.25, 9);
+  });
+
   test('two stores on one table admit exactly the requests-per-minute limit between them', async () => {
     // Each admission is one conditional ADD, which DynamoDB applies atomically; moto's threaded server does not lock
     // conditional updates, so the requests here alternate between the stores one at a time.

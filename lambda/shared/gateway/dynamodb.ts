@@ -43,6 +43,8 @@ import {
 /** The marker of a charged request (pk `charge#<request id>`, sk `charge`, TTL a day). */
 const chargePk = (requestId: string): string => `charge#${requestId}`;
 const CHARGE_SK = 'charge';
+/** Calls of a charge that meets concurrent charges of the same key (TransactionConflict) before it is an error. */
+const CHARGE_CONFLICT_ATTEMPTS = 8;
 import type { Charge, KeyLookup, SpendStore, Spent } from './types';
 
 const MINUTE_MS = 60_000;
@@ -181,12 +183,22 @@ export class DynamoGateway implements RateLimiter, SpendStore, KeyLookup {
         ConditionExpression: 'attribute_not_exists(pk)',
       },
     });
-    try {
-      await this.client.send(new TransactWriteItemsCommand({ TransactItems: items, ClientRequestToken: requestToken(c.requestId) }));
-    } catch (err) {
-      const reasons = (err as { name?: string; CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons;
-      if ((err as Error).name === 'TransactionCanceledException' && reasons?.[0]?.Code === 'ConditionalCheckFailed') return;
-      throw err;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(new TransactWriteItemsCommand({ TransactItems: items, ClientRequestToken: requestToken(c.requestId) }));
+        return;
+      } catch (err) {
+        const reasons = (err as { name?: string; CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
+        const canceled = (err as Error).name === 'TransactionCanceledException';
+        if (canceled && reasons[0]?.Code === 'ConditionalCheckFailed') return;
+        // Concurrent charges to the same key update the same spend items, and DynamoDB cancels all but one of the
+        // transactions that meet (TransactionConflict): try again, or the charge would be lost.
+        if (canceled && reasons.some((r) => r.Code === 'TransactionConflict') && attempt < CHARGE_CONFLICT_ATTEMPTS) {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(1000, 20 * 2 ** attempt)));
+          continue;
+        }
+        throw err;
+      }
     }
   }
 
