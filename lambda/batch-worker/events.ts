@@ -5,7 +5,7 @@
  * the invocation, so Lambda's asynchronous retries (and EventBridge's) deliver the event again; settling is idempotent.
  */
 import type { EventBridgeEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createSqsHandler, type SqsHandlerOptions } from './sqs';
+import { createSqsHandler, defaultWarn, type SqsHandlerOptions } from './sqs';
 import type { BatchWorker } from '../shared/batches/types';
 import type { InferenceSettler } from '../streaming-proxy/batches/inference';
 
@@ -24,7 +24,7 @@ export function jobArnOf(event: JobStateEvent): string | undefined {
 
 export function createWorkerHandler(worker: BatchWorker, settler: InferenceSettler | undefined, options: SqsHandlerOptions = {}): WorkerHandler {
   const sqs = createSqsHandler(worker, options);
-  const warn = options.warn ?? ((message: string, details: Record<string, unknown>) => console.error(JSON.stringify({ level: 'WARN', message, ...details })));
+  const warn = options.warn ?? defaultWarn;
   return async (event: WorkerEvent): Promise<SQSBatchResponse | void> => {
     if (Array.isArray((event as SQSEvent).Records)) return sqs(event as SQSEvent);
     const job = event as JobStateEvent;

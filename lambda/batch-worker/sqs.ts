@@ -47,7 +47,8 @@ function attemptOf(record: SQSRecord): number {
   return Number.isInteger(n) && n >= 1 ? n : 1;
 }
 
-function defaultWarn(message: string, details: Record<string, unknown>): void {
+/** One JSON line on stderr. */
+export function defaultWarn(message: string, details: Record<string, unknown>): void {
   console.error(JSON.stringify({ level: 'WARN', message, ...details }));
 }
 

@@ -168,7 +168,7 @@ describe('on moto and the fake Bedrock control plane', () => {
   /** The real worker bundle in a child process, handling one event as Lambda would hand it over. */
   async function bundledWorker(event: unknown): Promise<{ status: number | null; stderr: string }> {
     const script = `const { handler } = require(${JSON.stringify(path.join(ROOT, 'assets', 'batch-worker', 'index.js'))});
-      handler(JSON.parse(process.argv[1])).then((r) => { process.stdout.write(JSON.stringify(r ?? null)); }, (e) => { console.error(e); process.exit(3); });`;
+      handler(JSON.parse(process.argv[1])).catch((e) => { console.error(e); process.exit(3); });`;
     const child = spawn(process.execPath, ['-e', script, JSON.stringify(event)], {
       env: { PATH: process.env.PATH ?? '', ...env, PROXY_UPSTREAM: 'mock', POWERTOOLS_METRICS_DISABLED: 'true', AWS_EC2_METADATA_DISABLED: 'true' },
       stdio: ['ignore', 'ignore', 'pipe'],

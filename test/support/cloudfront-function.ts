@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vm from 'vm';
+import * as ts from 'typescript';
 
 /** A header in a CloudFront Functions event: `{ value }`, with `multiValue` when the viewer sent it more than once. */
 export interface CfHeader {
@@ -76,4 +77,26 @@ export function originRequestHeaders(request: ViewerRequestEvent['request'], ori
   }
   out.host = originHost;
   return out;
+}
+
+/**
+ * What a script uses that the cloudfront-js-2.0 runtime does not document (for-of, spread, classes, destructuring,
+ * optional chaining, `??`, module syntax), and the names of its top-level function declarations (CloudFront calls the
+ * one named `handler`).
+ */
+export function cloudFrontScriptCheck(source: string): { readonly forbidden: string[]; readonly topLevelFunctions: (string | undefined)[] } {
+  const file = ts.createSourceFile('function.js', source, ts.ScriptTarget.ES2020, true, ts.ScriptKind.JS);
+  const forbidden: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isForOfStatement(node)) forbidden.push('for-of');
+    if (ts.isSpreadElement(node) || ts.isSpreadAssignment(node)) forbidden.push('spread');
+    if (ts.isClassDeclaration(node) || ts.isClassExpression(node)) forbidden.push('class');
+    if (ts.isObjectBindingPattern(node) || ts.isArrayBindingPattern(node)) forbidden.push('destructuring');
+    if (node.kind === ts.SyntaxKind.QuestionDotToken) forbidden.push('optional chaining');
+    if (node.kind === ts.SyntaxKind.QuestionQuestionToken) forbidden.push('??');
+    if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node) || ts.isExportAssignment(node)) forbidden.push('module syntax');
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  return { forbidden, topLevelFunctions: file.statements.filter(ts.isFunctionDeclaration).map((f) => f.name?.text) };
 }
